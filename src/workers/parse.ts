@@ -1,0 +1,125 @@
+/**
+ * Field parsing shared by the workers (and by anything else that must read records the
+ * way the engine does). Pure functions, no allocation beyond the result.
+ */
+
+/** The result of a failed parse: the reason code and a sentence naming the field. */
+export interface FieldError {
+  reason: 'invalid_record' | 'out_of_range';
+  error: string;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const MIN_MS = Date.UTC(1, 0, 1) - 0; // year 0001, the smallest year a TIMESTAMP column prints plainly
+const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+// ISO 8601: date, 'T' or ' ', time with optional seconds and any fraction, optional zone.
+const ISO_RE =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/**
+ * Reads an event timestamp: an ISO 8601 string (zone optional, no zone = UTC; 'T' or a
+ * space; any fraction of a second, truncated to milliseconds) or a number of epoch
+ * milliseconds. Returns epoch milliseconds (an integer), or NaN if it cannot be read.
+ */
+export function parseTimestamp(v: unknown): number {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return NaN;
+    const ms = Math.floor(v);
+    return ms >= MIN_MS && ms <= MAX_MS ? ms : NaN;
+  }
+  if (typeof v !== 'string') return NaN;
+  const m = ISO_RE.exec(v);
+  if (m === null) return NaN;
+  const year = +m[1];
+  const month = +m[2];
+  const day = +m[3];
+  const hour = +m[4];
+  const minute = +m[5];
+  const second = m[6] === undefined ? 0 : +m[6];
+  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return NaN;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const dim = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (day > dim) return NaN;
+  let ms = 0;
+  const frac = m[7];
+  if (frac !== undefined) {
+    // Truncating to whole milliseconds never moves a record across a window boundary,
+    // because boundaries are whole milliseconds.
+    ms = +(frac + '00').slice(0, 3);
+  }
+  let t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  if (year < 100) {
+    // Date.UTC maps years 0–99 to 1900–1999.
+    const d = new Date(t);
+    d.setUTCFullYear(year);
+    t = d.getTime();
+  }
+  if (m[9] !== undefined) {
+    const zh = +m[10];
+    const zm = m[11] === undefined ? 0 : +m[11];
+    if (zh > 23 || zm > 59) return NaN;
+    const off = (zh * 60 + zm) * 60000;
+    t = m[9] === '+' ? t - off : t + off;
+  }
+  return t >= MIN_MS && t <= MAX_MS ? t : NaN;
+}
+
+const DECIMAL_RE = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
+/**
+ * Reads a number: a JSON number, or a string holding a decimal number ("231.7").
+ * Returns NaN when the value is absent, of another type, not a decimal, or not finite.
+ */
+export function parseNumber(v: unknown): number {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
+  if (typeof v === 'string' && DECIMAL_RE.test(v)) {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : NaN;
+  }
+  return NaN;
+}
+
+/**
+ * Whether |x| rounded to `scale` decimal places fits a DECIMAL(precision, scale) column,
+ * as PostgreSQL would round it on insert (half away from zero).
+ */
+export function fitsDecimal(x: number, precision: number, scale: number): boolean {
+  const limit = 10 ** (precision - scale);
+  const f = 10 ** scale;
+  // Round through the shortest decimal form so that 999999.99995 is judged as written.
+  const r = Math.round(Math.abs(x) * f) / f;
+  return r < limit;
+}
+
+/**
+ * Checks a text value for a VARCHAR(max) column: length in characters (code points, as
+ * PostgreSQL counts them), no NUL, no lone surrogate (which UTF-8 cannot carry). Returns
+ * an error sentence or null.
+ */
+export function checkText(field: string, v: string, max: number): string | null {
+  if (v.length === 0) return `field '${field}' is empty`;
+  let chars = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0) return `field '${field}' contains a NUL character, which PostgreSQL text cannot store`;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const n = v.charCodeAt(i + 1);
+      if (!(n >= 0xdc00 && n <= 0xdfff)) return `field '${field}' contains an unpaired UTF-16 surrogate`;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return `field '${field}' contains an unpaired UTF-16 surrogate`;
+    }
+    chars++;
+  }
+  if (chars > max) return `field '${field}' is ${chars} characters long; the column holds at most ${max}`;
+  return null;
+}
+
+export function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return `${typeof v} ${String(v)}`;
+}

@@ -1,0 +1,73 @@
+/**
+ * The message contract between the coordinator (src/main) and the aggregation workers.
+ * Both sides import these types; the worker never imports the pool or the coordinator.
+ *
+ * Records travel as one packed buffer per task (payload bytes back to back, plus an
+ * offsets array) whose ArrayBuffers are transferred, never cloned; results come back as
+ * typed arrays that are transferred the same way.
+ */
+
+/** The three input streams. The numeric value is used in packed arrays and snapshots. */
+export const Kind = { sensor: 0, meter: 1, weather: 2 } as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+export const KIND_NAMES = ['sensor', 'meter', 'weather'] as const;
+
+/** Number of Welford statistics per (window, group) for each kind. */
+export const VARS_PER_KIND = [1, 1, 4] as const;
+
+/** Dead-letter reasons, as stored in `dead_letters.reason`. Index 0 means "accepted". */
+export const REASONS = ['', 'invalid_json', 'invalid_record', 'out_of_range', 'late'] as const;
+export type Reason = Exclude<(typeof REASONS)[number], ''>;
+export const R_INVALID_JSON = 1;
+export const R_INVALID_RECORD = 2;
+export const R_OUT_OF_RANGE = 3;
+export const R_LATE = 4;
+
+export interface AggregateTask {
+  kind: Kind;
+  /** Tumbling window size in milliseconds. */
+  windowMs: number;
+  /**
+   * The topic's watermark when the task was dispatched (epoch ms). A record whose
+   * window_end is at or below it is late. -Infinity when nothing holds a watermark yet.
+   */
+  watermark: number;
+  /** Payloads back to back. */
+  bytes: Uint8Array;
+  /** n + 1 byte offsets into `bytes`: record i is bytes[offsets[i] .. offsets[i+1]). */
+  offsets: Uint32Array;
+  /** Per record, the index of its source partition in the caller's list (0 .. numParts-1). */
+  parts: Uint16Array;
+  numParts: number;
+}
+
+export interface AggregateResult {
+  kind: Kind;
+  /** Records in the task. */
+  n: number;
+  /** Group keys by local id (sensor: `${sensor_type}\0${sensor_id}`, meter: customer_id, weather: ''). */
+  keys: string[];
+  /** Per partial: window start (epoch ms). */
+  windows: Float64Array;
+  /** Per partial: local group id (index into `keys`). */
+  groups: Uint32Array;
+  /** Per partial: VARS_PER_KIND[kind] statistics of STATS_WIDTH slots each. */
+  stats: Float64Array;
+  /** Weather condition names by local id. */
+  condNames: string[];
+  /** Weather: (partial index, condition id, count) triples. */
+  condCounts: Uint32Array;
+  /** Indexes (into the task's records) of rejected records, ascending. */
+  rejected: Uint32Array;
+  /** Per rejected record: a reason code (R_*). */
+  reasons: Uint8Array;
+  /** Per rejected record: a sentence naming the field and the problem. */
+  errors: string[];
+  /** Per source partition: the maximum valid event time seen (ms), or -Infinity. */
+  partMaxTs: Float64Array;
+  /** Worker thread that did the work (shows that decoding ran off the main thread). */
+  threadId: number;
+  /** Time spent decoding JSON into columns, and aggregating them, in nanoseconds. */
+  decodeNs: number;
+  aggregateNs: number;
+}
