@@ -14,6 +14,10 @@ export const ErrorCodes = [
   'WORKER_FAILED',
   'SHUTDOWN_TIMEOUT',
   'INTERNAL',
+  // report (src/report): the aggregate tables or the report views are not there yet
+  'SCHEMA_MISSING',
+  // report: the tables exist but hold no rows yet
+  'NO_DATA',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

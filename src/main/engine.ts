@@ -1,0 +1,653 @@
+/**
+ * The coordinator. It receives fetched batches from the source, routes them to the worker
+ * pool, merges the workers' partials into window state, tracks event time per partition,
+ * decides which windows are final, writes them (and dead letters) to PostgreSQL, and
+ * checkpoints state so that nothing is lost or counted twice across crashes.
+ *
+ * Why the results are exact across a crash at any moment
+ * ------------------------------------------------------
+ * - A checkpoint is taken at a barrier: no batch is in flight, so the window state in the
+ *   snapshot holds exactly the records below the snapshot's per-partition offsets, minus
+ *   those already in final windows or dead letters, which were written to PostgreSQL
+ *   before the snapshot (the sink loop runs one flush at a time, and the barrier flush
+ *   takes everything pending).
+ * - Kafka offsets are committed only after the snapshot that covers them is durable. The
+ *   snapshot, not Kafka, is the source of truth on restart: the engine seeks every
+ *   partition to the snapshot's offsets, whatever Kafka has committed.
+ * - Crash after a PostgreSQL commit but before the snapshot: the restart replays from the
+ *   previous snapshot and produces the same final windows again; the upsert overwrites
+ *   them with identical values and dead letters conflict on (topic, partition, offset).
+ * - Crash after the snapshot but before the Kafka commit: the restart seeks to the
+ *   snapshot's offsets, so the committed offset being older does not matter.
+ * - Crash between snapshot rename and directory fsync: the previous snapshot is used,
+ *   which is the case above.
+ * - A window is written only when no unmerged batch could still contribute to it: the
+ *   threshold is the lowest of the topic's watermark and the watermark every in-flight
+ *   batch was dispatched with (lateness is decided at dispatch).
+ */
+import { KIND_NAMES, Kind, REASONS, R_LATE, type AggregateResult } from '../workers/protocol.js';
+import type { CheckpointStore, Snapshot, TopicSnapshot } from './checkpoint.js';
+import { describeError, SmartGridError } from './errors.js';
+import type { Logger } from './log.js';
+import type { EngineMetrics } from './metrics.js';
+import type { AggregatePool } from './pool.js';
+import { route } from './router.js';
+import type { DeadLetter, SinkBatch, SinkCounts } from './sink.js';
+import type { BatchContext, PartitionRef, RecordSource, SourceBatch } from './source.js';
+import { backoff, Signal, sleep } from './signal.js';
+import { TopicClock } from './watermark.js';
+import { WindowStore, type WindowState } from './window-store.js';
+
+export interface Sink {
+  write(batch: SinkBatch): Promise<SinkCounts>;
+}
+
+export interface EngineOptions {
+  groupId: string;
+  topics: { sensor: string; meter: string; weather: string };
+  windowMs: { sensor: number; meter: number; weather: number };
+  allowedLatenessMs: number;
+  idleTimeoutMs: number;
+  taskRecords: number;
+  checkpointIntervalMs: number;
+  availableNow: boolean;
+  startingOffsets: 'earliest' | 'latest';
+  createTopics: boolean;
+  topicPartitions: number;
+  maxPendingRows: number;
+  sinkRetryMaxMs: number;
+  shutdownTimeoutMs: number;
+  progressIntervalMs: number;
+}
+
+export interface EngineDeps {
+  source: RecordSource;
+  sink: Sink;
+  pool: AggregatePool;
+  checkpoints: CheckpointStore;
+  metrics: EngineMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+interface KindState {
+  kind: Kind;
+  topic: string;
+  windowMs: number;
+  store: WindowStore;
+  clock: TopicClock;
+  /** Dispatch watermark of each batch in flight. */
+  inflight: Map<number, number>;
+  pending: WindowState[];
+}
+
+interface PartState {
+  kind: Kind;
+  topic: string;
+  partition: number;
+  /** Next offset to process; null until known. */
+  next: number | null;
+  assigned: boolean;
+  /** A seek to `next` was requested and not yet seen to take effect. */
+  seeking: boolean;
+  /** Available-now: the log end when the run started. */
+  target: number | null;
+  maxTs: number;
+}
+
+const KINDS: Kind[] = [Kind.sensor, Kind.meter, Kind.weather];
+
+export class Engine {
+  private readonly kinds: KindState[];
+  private readonly byTopic = new Map<string, KindState>();
+  private readonly parts = new Map<string, PartState>();
+  private deadLetters: DeadLetter[] = [];
+  private active = 0;
+  private batchSeq = 0;
+  private barrier = false;
+  private stopping = false;
+  private finished = false;
+  private fatal: Error | null = null;
+  private readonly gateSignal = new Signal();
+  private readonly idleSignal = new Signal();
+  private readonly sinkSignal = new Signal();
+  private lastCheckpoint = 0;
+  private checkpointRequested = false;
+  private sinkFailing = false;
+  private pendingRows = 0;
+  private readonly now: () => number;
+  private doneResolve: (() => void) | null = null;
+  /** Flushes and checkpoints run one at a time (see the argument above). */
+  private sinkLock: Promise<void> = Promise.resolve();
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly opts: EngineOptions,
+    private readonly deps: EngineDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    const topicOf = [opts.topics.sensor, opts.topics.meter, opts.topics.weather];
+    const windowOf = [opts.windowMs.sensor, opts.windowMs.meter, opts.windowMs.weather];
+    this.kinds = KINDS.map((kind) => ({
+      kind,
+      topic: topicOf[kind],
+      windowMs: windowOf[kind],
+      store: new WindowStore(kind, windowOf[kind]),
+      clock: new TopicClock(opts.allowedLatenessMs, opts.idleTimeoutMs),
+      inflight: new Map(),
+      pending: [],
+    }));
+    for (const k of this.kinds) this.byTopic.set(k.topic, k);
+    this.done = new Promise((r) => (this.doneResolve = r));
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  /** Open (window, group) states over all kinds. */
+  openStates(): number {
+    return this.kinds.reduce((n, k) => n + k.store.openStates, 0);
+  }
+
+  watermarks(): Record<string, number> {
+    return Object.fromEntries(this.kinds.map((k) => [KIND_NAMES[k.kind], k.clock.watermark]));
+  }
+
+  partitionsView(): PartState[] {
+    return [...this.parts.values()];
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  /** Runs until stopped (live) or until the input is processed (available-now). */
+  async run(): Promise<void> {
+    const { source, checkpoints } = this.deps;
+    const topics = this.kinds.map((k) => k.topic);
+    await source.connect();
+    const partitions = await source.ensureTopics(topics, this.opts.createTopics, this.opts.topicPartitions);
+
+    const snap = await checkpoints.loadLatest();
+    if (snap !== null) this.restore(snap);
+
+    // Where each partition starts: the snapshot wins over Kafka's committed offset.
+    for (const k of this.kinds) {
+      const offs = await source.offsets(k.topic);
+      const committed = await source.committed(k.topic);
+      for (const o of offs) {
+        const ps = this.part(k.topic, o.partition);
+        if (ps.next === null) {
+          const c = committed.get(o.partition) ?? -1;
+          ps.next = c >= 0 ? c : this.opts.startingOffsets === 'earliest' ? o.low : o.high;
+        }
+        if (ps.next < o.low) {
+          this.log.warn('records were deleted by retention before they were processed', {
+            topic: k.topic,
+            partition: o.partition,
+            from: ps.next,
+            to: o.low,
+          });
+          ps.next = o.low;
+        }
+        if (this.opts.availableNow) ps.target = o.high;
+      }
+      void partitions;
+    }
+    if (this.opts.availableNow) {
+      const total = [...this.parts.values()].reduce((n, p) => n + Math.max(0, (p.target ?? 0) - (p.next ?? 0)), 0);
+      this.log.info('available-now: processing the records present at start', { records: total });
+    }
+
+    const sinkLoop = this.sinkLoop();
+    const ticker = setInterval(() => this.tick(), Math.max(50, Math.min(1000, this.opts.idleTimeoutMs / 2)));
+    try {
+      if (this.opts.availableNow && this.allCaughtUp()) {
+        this.finish();
+      } else {
+        await source.run({
+          onBatch: (b, ctx) => this.onBatch(b, ctx),
+          onAssignment: (a) => this.onAssignment(a),
+          onFatal: (e) => this.fail(new SmartGridError('KAFKA_ERROR', 'the Kafka consumer stopped', { cause: e })),
+        });
+      }
+      await this.done;
+    } finally {
+      clearInterval(ticker);
+    }
+    await sinkLoop;
+    if (this.fatal !== null) throw this.fatal;
+  }
+
+  private key(topic: string, partition: number): string {
+    return topic + ':' + partition;
+  }
+
+  private part(topic: string, partition: number): PartState {
+    const key = this.key(topic, partition);
+    let ps = this.parts.get(key);
+    if (ps === undefined) {
+      const k = this.byTopic.get(topic);
+      if (k === undefined) throw new SmartGridError('INTERNAL', `record from unexpected topic ${topic}`);
+      ps = { kind: k.kind, topic, partition, next: null, assigned: false, seeking: false, target: null, maxTs: -Infinity };
+      this.parts.set(key, ps);
+    }
+    return ps;
+  }
+
+  private restore(snap: Snapshot): void {
+    for (const t of snap.topics) {
+      const k = this.byTopic.get(t.topic) ?? this.kinds.find((x) => KIND_NAMES[x.kind] === (t as { kind?: string }).kind);
+      if (k === undefined) {
+        throw new SmartGridError(
+          'CHECKPOINT_CORRUPT',
+          `the checkpoint covers topic ${t.topic}, which is not configured; use another --checkpoint-dir or --group-id`,
+        );
+      }
+      if (t.windowMs !== k.windowMs) {
+        throw new SmartGridError(
+          'CONFIG_INVALID',
+          `the checkpoint was taken with ${t.topic} windows of ${t.windowMs} ms, but ${k.windowMs} ms is configured; ` +
+            `window sizes cannot change under existing state (use a new --group-id and --checkpoint-dir)`,
+        );
+      }
+      k.store.restore(t.windows);
+      k.clock.restore({ watermark: t.watermark });
+      for (const o of t.offsets) {
+        const ps = this.part(t.topic, o.partition);
+        ps.next = o.offset;
+        ps.maxTs = t.partitions.find((p) => p.partition === o.partition)?.maxTs ?? -Infinity;
+      }
+    }
+    this.log.info('state restored', { openStates: this.openStates(), seq: snap.seq });
+  }
+
+  // ---------------------------------------------------------------- assignment
+
+  private onAssignment(assigned: PartitionRef[]): void {
+    const now = this.now();
+    const set = new Set(assigned.map((a) => this.key(a.topic, a.partition)));
+    for (const ps of this.parts.values()) {
+      if (ps.assigned && !set.has(this.key(ps.topic, ps.partition))) {
+        ps.assigned = false;
+        this.kinds[ps.kind].clock.revoke(ps.partition);
+      }
+    }
+    for (const a of assigned) {
+      const ps = this.part(a.topic, a.partition);
+      const clock = this.kinds[ps.kind].clock;
+      ps.assigned = true;
+      // Until we know better, a partition holds the watermark back.
+      clock.assign(a.partition, true, now);
+      clock.observe(a.partition, ps.maxTs);
+      if (ps.next !== null) {
+        ps.seeking = true;
+        this.deps.source.seek(a.topic, a.partition, ps.next);
+      }
+    }
+    this.log.info('partitions assigned', { count: assigned.length });
+    void this.refreshBacklog();
+    // Whoever owns a partition next starts from a committed offset that matches state.
+    this.checkpointRequested = true;
+    this.sinkSignal.notify();
+  }
+
+  /** Learns which assigned partitions have nothing to fetch (they never send a batch). */
+  private async refreshBacklog(): Promise<void> {
+    try {
+      for (const k of this.kinds) {
+        const offs = await this.deps.source.offsets(k.topic);
+        const now = this.now();
+        for (const o of offs) {
+          const ps = this.parts.get(this.key(k.topic, o.partition));
+          if (ps === undefined || !ps.assigned || ps.next === null) continue;
+          const end = ps.target ?? o.high;
+          k.clock.progress(o.partition, ps.next < end, now);
+        }
+      }
+      this.tick();
+    } catch (e) {
+      this.log.warn('could not read partition end offsets', { error: describeError(e) });
+    }
+  }
+
+  // ---------------------------------------------------------------- hot path
+
+  private backpressured(): boolean {
+    return this.barrier || this.sinkFailing || this.pendingRows > this.opts.maxPendingRows;
+  }
+
+  private async gate(ctx: BatchContext): Promise<void> {
+    while (this.backpressured() && !this.stopping) {
+      await this.gateSignal.wait(1000);
+      await ctx.heartbeat().catch(() => {});
+    }
+  }
+
+  private async onBatch(batch: SourceBatch, ctx: BatchContext): Promise<boolean> {
+    await this.gate(ctx);
+    if (this.stopping) return false;
+    const ps = this.part(batch.topic, batch.partition);
+    const k = this.kinds[ps.kind];
+    let msgs = batch.messages;
+    if (ps.next !== null) {
+      const first = msgs[0].offset;
+      if (first > ps.next) {
+        if (ps.seeking) {
+          // kafkajs fetched from its own position before our seek took effect.
+          this.deps.source.seek(batch.topic, batch.partition, ps.next);
+          ps.seeking = false;
+          return false;
+        }
+        this.log.warn('offsets skipped (deleted by retention or compaction)', {
+          topic: batch.topic,
+          partition: batch.partition,
+          expected: ps.next,
+          got: first,
+        });
+      }
+      if (first < ps.next) msgs = msgs.filter((m) => m.offset >= ps.next!);
+    }
+    ps.seeking = false;
+    if (ps.target !== null) msgs = msgs.filter((m) => m.offset < ps.target!);
+    if (msgs.length === 0) {
+      this.afterBatch(ps, k, batch, batch.messages[batch.messages.length - 1].offset + 1);
+      return true;
+    }
+
+    const id = ++this.batchSeq;
+    const wd = k.clock.watermark;
+    k.inflight.set(id, wd);
+    this.active++;
+    try {
+      const tasks = route(msgs, k.kind, k.windowMs, wd, this.deps.pool.threads, this.opts.taskRecords);
+      const results = await Promise.all(tasks.map((t) => this.deps.pool.run(t.task)));
+      let maxTs = -Infinity;
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i];
+        k.store.merge(r);
+        this.collectRejects(batch, msgs, tasks[i].index, r);
+        if (r.partMaxTs[0] > maxTs) maxTs = r.partMaxTs[0];
+        this.account(k.kind, r);
+      }
+      if (maxTs > ps.maxTs) ps.maxTs = maxTs;
+      k.clock.observe(batch.partition, maxTs);
+      this.afterBatch(ps, k, batch, msgs[msgs.length - 1].offset + 1);
+    } catch (e) {
+      this.fail(e instanceof SmartGridError ? e : new SmartGridError('INTERNAL', 'batch processing failed', { cause: e }));
+      throw e;
+    } finally {
+      k.inflight.delete(id);
+      this.active--;
+      if (this.active === 0) this.idleSignal.notify();
+    }
+    this.tick();
+    return true;
+  }
+
+  private afterBatch(ps: PartState, k: KindState, batch: SourceBatch, next: number): void {
+    ps.next = next;
+    const end = ps.target ?? batch.highWatermark;
+    k.clock.progress(ps.partition, next < end, this.now());
+    if (this.opts.availableNow && this.allCaughtUp()) this.finish();
+  }
+
+  private account(kind: Kind, r: AggregateResult): void {
+    const m = this.deps.metrics;
+    let late = 0;
+    for (let i = 0; i < r.reasons.length; i++) if (r.reasons[i] === R_LATE) late++;
+    const c = m.recordsIn[kind];
+    c.late += late;
+    c.bad += r.reasons.length - late;
+    c.aggregated += r.n - r.reasons.length;
+    m.batches++;
+    m.workerThreadIds.add(r.threadId);
+    m.decodeNs += r.decodeNs;
+    m.aggregateNs += r.aggregateNs;
+  }
+
+  private collectRejects(batch: SourceBatch, msgs: SourceBatch['messages'], index: Uint32Array, r: AggregateResult): void {
+    const m = this.deps.metrics;
+    for (let j = 0; j < r.rejected.length; j++) {
+      const msg = msgs[index[r.rejected[j]]];
+      const reason = REASONS[r.reasons[j]];
+      m.deadLettersByReason.set(reason, (m.deadLettersByReason.get(reason) ?? 0) + 1);
+      this.deadLetters.push({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: msg.offset,
+        // Copies: the fetched buffers are slices of a large response we must not pin.
+        key: msg.key === null ? null : Buffer.from(msg.key),
+        payload: msg.value === null ? null : Buffer.from(msg.value),
+        reason,
+        error: r.errors[j],
+      });
+    }
+  }
+
+  private allCaughtUp(): boolean {
+    for (const ps of this.parts.values()) {
+      if (ps.target !== null && (ps.next ?? 0) < ps.target) return false;
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- finality
+
+  /** Recomputes watermarks and moves final windows to the sink queue. */
+  private tick(): void {
+    const now = this.now();
+    let any = false;
+    for (const k of this.kinds) {
+      k.clock.update(now);
+      let threshold = k.clock.watermark;
+      for (const wd of k.inflight.values()) if (wd < threshold) threshold = wd;
+      if (k.store.earliestEnd() <= threshold) {
+        const fin = k.store.takeFinal(threshold);
+        for (const w of fin) this.pendingRows += w.keys.length;
+        k.pending.push(...fin);
+        any = true;
+      }
+    }
+    if (any || this.deadLetters.length >= 10000 || now - this.lastCheckpoint >= this.opts.checkpointIntervalMs) {
+      this.sinkSignal.notify();
+    }
+  }
+
+  // ---------------------------------------------------------------- sink & checkpoints
+
+  private async sinkLoop(): Promise<void> {
+    this.lastCheckpoint = this.now();
+    while (!this.finished) {
+      await this.sinkSignal.wait(Math.min(1000, this.opts.checkpointIntervalMs));
+      if (this.finished) break;
+      try {
+        const due = this.checkpointRequested || this.now() - this.lastCheckpoint >= this.opts.checkpointIntervalMs;
+        if (due) await this.checkpoint();
+        else await this.exclusive(() => this.flush());
+      } catch (e) {
+        this.fail(e);
+      }
+    }
+  }
+
+  /** Writes pending final windows and dead letters, retrying until it succeeds. */
+  private async flush(): Promise<void> {
+    const batch: SinkBatch = {
+      sensor: this.kinds[Kind.sensor].pending,
+      meter: this.kinds[Kind.meter].pending,
+      weather: this.kinds[Kind.weather].pending,
+      windowMs: this.opts.windowMs,
+      deadLetters: this.deadLetters,
+    };
+    if (batch.sensor.length + batch.meter.length + batch.weather.length + batch.deadLetters.length === 0) return;
+    for (const k of this.kinds) k.pending = [];
+    this.deadLetters = [];
+    const rows = batch.sensor.concat(batch.meter, batch.weather).reduce((n, w) => n + w.keys.length, 0);
+    const m = this.deps.metrics;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const counts = await this.deps.sink.write(batch);
+        m.rowsWritten[Kind.sensor] += counts.sensor;
+        m.rowsWritten[Kind.meter] += counts.meter;
+        m.rowsWritten[Kind.weather] += counts.weather;
+        m.deadLettersWritten += counts.deadLetters;
+        m.flushes++;
+        if (this.sinkFailing) {
+          this.log.info('PostgreSQL writes succeed again; resuming', { after: attempt + 1 });
+          this.sinkFailing = false;
+          m.sinkFailingSince = null;
+        }
+        m.sinkRetrying = false;
+        this.pendingRows -= rows;
+        this.gateSignal.notify();
+        return;
+      } catch (e) {
+        const retry = !(e instanceof SmartGridError) || e.canRetry;
+        m.sinkFailures++;
+        if (!retry) throw e;
+        if (!this.sinkFailing) m.sinkFailingSince = this.now();
+        this.sinkFailing = true;
+        m.sinkRetrying = true;
+        const wait = backoff(attempt, this.opts.sinkRetryMaxMs);
+        this.log.warn('PostgreSQL write failed; fetching paused, retrying', {
+          attempt: attempt + 1,
+          retryInMs: wait,
+          error: describeError(e),
+        });
+        await sleep(wait);
+        if (this.fatal !== null) throw this.fatal;
+      }
+    }
+  }
+
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.sinkLock.then(fn, fn);
+    this.sinkLock = run.catch(() => {});
+    return run;
+  }
+
+  /** Barrier, flush everything pending, snapshot, then commit offsets to Kafka. */
+  private checkpoint(finalWrite = false): Promise<void> {
+    return this.exclusive(() => this.checkpointNow(finalWrite));
+  }
+
+  private async checkpointNow(finalWrite: boolean): Promise<void> {
+    const started = this.now();
+    this.checkpointRequested = false;
+    this.barrier = true;
+    try {
+      while (this.active > 0) await this.idleSignal.wait(50);
+      if (finalWrite) this.takeAll();
+      else this.tick();
+      await this.flush();
+      const snap = await this.deps.checkpoints.save({ groupId: this.opts.groupId, topics: this.snapshotTopics() });
+      const offsets = [...this.parts.values()]
+        .filter((p) => p.assigned && p.next !== null)
+        .map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next! }));
+      try {
+        await this.deps.source.commit(offsets);
+      } catch (e) {
+        // The snapshot is what a restart resumes from; a failed commit only delays what
+        // Kafka tools report as lag.
+        this.log.warn('committing offsets to Kafka failed; will retry at the next checkpoint', {
+          error: describeError(e),
+        });
+      }
+      const m = this.deps.metrics;
+      m.checkpoints++;
+      m.lastCheckpointAt = this.now();
+      m.lastCheckpointMs = this.now() - started;
+      this.log.debug('checkpoint', { seq: snap.seq, openStates: this.openStates(), ms: m.lastCheckpointMs });
+    } finally {
+      this.lastCheckpoint = this.now();
+      this.barrier = false;
+      this.gateSignal.notify();
+    }
+  }
+
+  /** Available-now end of input: every open window becomes final. */
+  private takeAll(): void {
+    for (const k of this.kinds) {
+      const fin = k.store.takeFinal(Infinity);
+      if (fin.length > 0) {
+        k.pending.push(...fin);
+        k.clock.advanceTo(fin[fin.length - 1].start + k.windowMs);
+      }
+      for (const w of fin) this.pendingRows += w.keys.length;
+    }
+  }
+
+  private snapshotTopics(): TopicSnapshot[] {
+    return this.kinds.map((k) => {
+      const cs = k.clock.snapshot();
+      const parts = [...this.parts.values()].filter((p) => p.kind === k.kind && p.next !== null);
+      return {
+        topic: k.topic,
+        windowMs: k.windowMs,
+        watermark: cs.watermark,
+        partitions: parts.map((p) => ({ partition: p.partition, maxTs: Number.isFinite(p.maxTs) ? p.maxTs : -1e300 })),
+        offsets: parts.map((p) => ({ partition: p.partition, offset: p.next! })),
+        windows: k.store.snapshot(),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- stopping
+
+  /** Graceful stop: stop fetching, finish in-flight work, flush, checkpoint, commit. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    this.gateSignal.notify();
+    const work = (async () => {
+      await this.deps.source.stop();
+      if (this.fatal === null) await this.checkpoint();
+    })();
+    const timeout = sleep(this.opts.shutdownTimeoutMs).then(() => {
+      throw new SmartGridError('SHUTDOWN_TIMEOUT', `graceful stop did not finish within ${this.opts.shutdownTimeoutMs} ms`);
+    });
+    try {
+      await Promise.race([work, timeout]);
+    } finally {
+      this.end();
+    }
+  }
+
+  private finish(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    void (async () => {
+      try {
+        // Wait for in-flight batches of other partitions, then write everything.
+        while (this.active > 0) await this.idleSignal.wait(50);
+        await this.checkpoint(true);
+        this.log.info('available-now run complete', {
+          records: this.deps.metrics.totalIn(),
+          rows: this.deps.metrics.rowsWritten.reduce((a, b) => a + b, 0),
+          deadLetters: this.deps.metrics.deadLettersWritten,
+        });
+        await this.deps.source.stop();
+      } catch (e) {
+        this.fail(e);
+      } finally {
+        this.end();
+      }
+    })();
+  }
+
+  private fail(e: unknown): void {
+    if (this.fatal === null) {
+      this.fatal = e instanceof Error ? e : new Error(String(e));
+      this.log.error('engine failed', { error: describeError(e) });
+    }
+    this.stopping = true;
+    this.gateSignal.notify();
+    void this.deps.source.stop().finally(() => this.end());
+  }
+
+  private end(): void {
+    this.finished = true;
+    this.sinkSignal.notify();
+    this.doneResolve?.();
+  }
+}

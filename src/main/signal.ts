@@ -1,0 +1,32 @@
+/** A wake-up signal: `wait(ms)` resolves on the next `notify()` or after `ms`. */
+export class Signal {
+  private waiters: (() => void)[] = [];
+
+  notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(t);
+        const i = self.waiters.indexOf(done);
+        if (i >= 0) self.waiters.splice(i, 1);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Capped exponential backoff with jitter: 100 ms, 200 ms, … up to `maxMs`. */
+export function backoff(attempt: number, maxMs: number): number {
+  const base = Math.min(maxMs, 100 * 2 ** Math.min(attempt, 20));
+  return Math.round(base / 2 + (Math.random() * base) / 2);
+}

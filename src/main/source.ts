@@ -1,0 +1,59 @@
+/**
+ * The record source behind a small interface, so that the Kafka client can be replaced
+ * (kafkajs is unmaintained; faster clients need Node ≥ 22).
+ */
+export interface SourceMessage {
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export interface SourceBatch {
+  topic: string;
+  partition: number;
+  /** Offset of the next record the broker will append (the log end). */
+  highWatermark: number;
+  messages: SourceMessage[];
+}
+
+export interface BatchContext {
+  /** Keeps group membership alive while a batch waits (back-pressure, barriers). */
+  heartbeat(): Promise<void>;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+export interface SourceHandlers {
+  /** Processes a batch; resolves true when its records are accounted for (the fetch position may move past them). */
+  onBatch(batch: SourceBatch, ctx: BatchContext): Promise<boolean>;
+  /** The complete new assignment after a (re)join of the group. */
+  onAssignment(assigned: PartitionRef[]): void;
+  /** The client stopped for good (crash of the consumer loop). */
+  onFatal(error: Error): void;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** Earliest offset still in the log. */
+  low: number;
+  /** Log end offset. */
+  high: number;
+}
+
+export interface RecordSource {
+  connect(): Promise<void>;
+  /** Creates missing topics (when allowed) or waits for them; returns partitions per topic. */
+  ensureTopics(topics: string[], create: boolean, partitions: number): Promise<Map<string, number[]>>;
+  /** Low and high offsets per partition of a topic. */
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Offsets committed by the group, per partition (-1 when none). */
+  committed(topic: string): Promise<Map<number, number>>;
+  run(handlers: SourceHandlers): Promise<void>;
+  /** Makes the next fetch of the partition start at `offset`. */
+  seek(topic: string, partition: number, offset: number): void;
+  commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+/**
+ * Open window state of one kind: per window start, per group key, the merged Welford
+ * statistics (and weather condition counts). Partials from workers are merged with Chan
+ * et al.'s formula; windows leave the store when they become final.
+ */
+import { STATS_WIDTH, statsMerge } from '../workers/stats.js';
+import { VARS_PER_KIND, type AggregateResult, type Kind } from '../workers/protocol.js';
+
+export interface WindowState {
+  start: number;
+  keys: string[];
+  slots: Map<string, number>;
+  /** keys.length × width statistics. */
+  stats: Float64Array;
+  /** Weather only: condition → count (one group per window). */
+  conds: Map<string, number> | null;
+}
+
+export interface WindowSnapshot {
+  start: number;
+  keys: string[];
+  stats: number[];
+  conds?: [string, number][];
+}
+
+export class WindowStore {
+  readonly width: number;
+  private readonly windows = new Map<number, WindowState>();
+  private states = 0;
+
+  constructor(
+    readonly kind: Kind,
+    readonly windowMs: number,
+  ) {
+    this.width = VARS_PER_KIND[kind] * STATS_WIDTH;
+  }
+
+  /** Number of open (window, group) states. */
+  get openStates(): number {
+    return this.states;
+  }
+
+  get openWindows(): number {
+    return this.windows.size;
+  }
+
+  private window(start: number): WindowState {
+    let w = this.windows.get(start);
+    if (w === undefined) {
+      w = { start, keys: [], slots: new Map(), stats: new Float64Array(8 * this.width), conds: this.kind === 2 ? new Map() : null };
+      this.windows.set(start, w);
+    }
+    return w;
+  }
+
+  private slot(w: WindowState, key: string): number {
+    let s = w.slots.get(key);
+    if (s === undefined) {
+      s = w.keys.length;
+      w.keys.push(key);
+      w.slots.set(key, s);
+      this.states++;
+      const need = (s + 1) * this.width;
+      if (need > w.stats.length) {
+        const grown = new Float64Array(Math.max(need, w.stats.length * 2));
+        grown.set(w.stats);
+        w.stats = grown;
+      }
+      // A fresh slot is all zeros; statsMerge copies b into an empty (count 0) slot.
+    }
+    return s;
+  }
+
+  /** Merges a worker's partial results. */
+  merge(r: AggregateResult): void {
+    const width = this.width;
+    const np = r.windows.length;
+    const partialSlot = new Int32Array(np);
+    const partialWin: WindowState[] = new Array(np);
+    for (let i = 0; i < np; i++) {
+      const w = this.window(r.windows[i]);
+      const s = this.slot(w, r.keys[r.groups[i]]);
+      partialSlot[i] = s;
+      partialWin[i] = w;
+      for (let v = 0; v < width; v += STATS_WIDTH) statsMerge(w.stats, s * width + v, r.stats, i * width + v);
+    }
+    const cc = r.condCounts;
+    for (let k = 0; k < cc.length; k += 3) {
+      const conds = partialWin[cc[k]].conds!;
+      const name = r.condNames[cc[k + 1]];
+      conds.set(name, (conds.get(name) ?? 0) + cc[k + 2]);
+    }
+  }
+
+  /** The earliest open window's end, or Infinity. */
+  earliestEnd(): number {
+    let min = Infinity;
+    for (const start of this.windows.keys()) if (start < min) min = start;
+    return min + this.windowMs;
+  }
+
+  /** Removes and returns the windows whose end is at or below `threshold`, oldest first. */
+  takeFinal(threshold: number): WindowState[] {
+    const out: WindowState[] = [];
+    for (const [start, w] of this.windows) {
+      if (start + this.windowMs <= threshold) out.push(w);
+    }
+    out.sort((a, b) => a.start - b.start);
+    for (const w of out) {
+      this.windows.delete(w.start);
+      this.states -= w.keys.length;
+    }
+    return out;
+  }
+
+  snapshot(): WindowSnapshot[] {
+    const out: WindowSnapshot[] = [];
+    for (const w of this.windows.values()) {
+      const s: WindowSnapshot = { start: w.start, keys: w.keys, stats: Array.from(w.stats.subarray(0, w.keys.length * this.width)) };
+      if (w.conds !== null) s.conds = [...w.conds];
+      out.push(s);
+    }
+    return out;
+  }
+
+  restore(windows: WindowSnapshot[]): void {
+    this.windows.clear();
+    this.states = 0;
+    for (const s of windows) {
+      if (s.stats.length !== s.keys.length * this.width) {
+        throw new RangeError(`snapshot window ${s.start} has ${s.stats.length} statistics for ${s.keys.length} keys`);
+      }
+      const w: WindowState = {
+        start: s.start,
+        keys: s.keys.slice(),
+        slots: new Map(s.keys.map((k, i) => [k, i])),
+        stats: Float64Array.from(s.stats),
+        conds: this.kind === 2 ? new Map(s.conds ?? []) : null,
+      };
+      this.windows.set(s.start, w);
+      this.states += w.keys.length;
+    }
+  }
+}
