@@ -69,10 +69,12 @@ export function chartSpec(input: ChartInput): TopLevelSpec {
         height: 240,
         data: { values },
         encoding: { x },
+        // Straight segments between hours, and a dot on each, so a lone hour (its neighbours
+        // missing) still shows and a gap in the data breaks the line instead of being bridged.
         layer: [
           {
             name: 'consumption_series',
-            mark: { type: 'line', strokeWidth: 1.5, interpolate: 'monotone' },
+            mark: { type: 'line', strokeWidth: 1.5, point: { size: 8 } },
             encoding: {
               y: {
                 field: 'consumption',
@@ -86,7 +88,7 @@ export function chartSpec(input: ChartInput): TopLevelSpec {
           },
           {
             name: 'temperature_series',
-            mark: { type: 'line', strokeWidth: 1.5, interpolate: 'monotone', strokeDash: [5, 3] },
+            mark: { type: 'line', strokeWidth: 1.5, strokeDash: [5, 3], point: { size: 8 } },
             encoding: {
               y: {
                 field: 'temperature',

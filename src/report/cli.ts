@@ -40,6 +40,17 @@ export function pgSettings(env: NodeJS.ProcessEnv): PgSettings {
   };
 }
 
+/**
+ * An error as one line for an analyst: our own errors without their code (the words say
+ * it), a cause's text after a colon.
+ */
+function oneLine(e: unknown): string {
+  if (e instanceof SmartGridError) {
+    return e.cause === undefined ? e.message : `${e.message}: ${describeError(e.cause)}`;
+  }
+  return describeError(e);
+}
+
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
@@ -74,7 +85,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
     }
     settings = pgSettings(env);
   } catch (e) {
-    io.err(`report: ${describeError(e)}\n`);
+    io.err(`report: ${oneLine(e)}\n`);
     return 2;
   }
 
@@ -119,7 +130,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
     io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
     return 0;
   } catch (e) {
-    io.err(`report: ${describeError(e)}\n`);
+    io.err(`report: ${oneLine(e)}\n`);
     return e instanceof ConfigError ? 2 : 1;
   } finally {
     await client.end().catch(() => {});

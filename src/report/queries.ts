@@ -89,7 +89,7 @@ export async function assertSchema(client: Queryable, where: string): Promise<vo
     throw new SmartGridError(
       'SCHEMA_MISSING',
       `No data yet: ${where} has no table ${missing.tables.join(' or ')}. ` +
-        'The stream engine creates the tables when it first starts; run it, then the report.',
+        'The stream engine creates them when it first starts: start it, let it write some hours, then run the report again.',
     );
   }
   if (missing.views.length > 0) {
