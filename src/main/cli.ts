@@ -3,34 +3,11 @@
  * Entry point of the engine (`npm start`). The only place that reads process.argv and
  * process.env; everything below takes typed options.
  */
-import { join } from 'node:path';
-import { CheckpointStore } from './checkpoint.js';
+import { createApp } from './app.js';
 import { helpText, loadConfig, type EngineConfig } from './config.js';
-import { Engine } from './engine.js';
 import { ConfigError, describeError, SmartGridError } from './errors.js';
-import { KafkaSource } from './kafka-source.js';
-import { createLogger, type Logger } from './log.js';
-import { EngineMetrics } from './metrics.js';
-import { createPool } from './pool.js';
-import { PgSink } from './sink.js';
-import { backoff, sleep } from './signal.js';
+import { createLogger } from './log.js';
 import { startProgressLog } from './progress.js';
-
-async function initSink(sink: PgSink, log: Logger, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await sink.init();
-      return;
-    } catch (e) {
-      const retry = e instanceof SmartGridError && e.canRetry && Date.now() < until;
-      if (!retry) throw e;
-      const wait = backoff(attempt, 5000);
-      log.warn('PostgreSQL is not ready; retrying', { retryInMs: wait, error: describeError(e) });
-      await sleep(wait);
-    }
-  }
-}
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let config: EngineConfig;
@@ -50,24 +27,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 
   const log = createLogger({ level: config.logLevel, json: config.logFormat === 'json' });
-  const metrics = new EngineMetrics();
-  const sink = new PgSink(config.postgres, log.child('sink'));
-  const pool = createPool(config.workers);
-  const source = new KafkaSource(
-    {
-      brokers: config.kafkaBrokers,
-      groupId: config.groupId,
-      fromBeginning: config.startingOffsets === 'earliest',
-      maxBytesPerPartition: config.maxBytesPerPartition,
-      maxBytes: config.maxBytes,
-      maxWaitMs: config.maxWaitMs,
-      partitionsConcurrency: config.partitionsConcurrency,
-    },
-    log.child('kafka'),
-  );
-  source.subscribeTo([config.topics.sensor, config.topics.meter, config.topics.weather]);
-  const checkpoints = new CheckpointStore(join(config.checkpointDir, config.groupId), config.checkpointsKept, log.child('checkpoint'));
-  const engine = new Engine(config, { source, sink, pool, checkpoints, metrics, log });
+  const app = createApp(config, log);
+  const { engine, metrics } = app;
 
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -92,8 +53,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   });
   const progress = startProgressLog(engine, metrics, config.progressIntervalMs, log);
   try {
-    await initSink(sink, log, 60000);
-    await engine.run();
+    await app.run();
     log.info('stopped');
     return 0;
   } catch (e) {
@@ -102,8 +62,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return code === 'CONFIG_INVALID' ? 2 : 1;
   } finally {
     progress.stop();
-    await pool.close().catch(() => {});
-    await sink.close().catch(() => {});
+    await app.close();
   }
 }
 

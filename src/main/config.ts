@@ -10,7 +10,7 @@ import { ConfigError } from './errors.js';
 export interface EngineConfig {
   kafkaBrokers: string[];
   topics: { sensor: string; meter: string; weather: string };
-  postgres: { host: string; port: number; database: string; user: string; password: string };
+  postgres: { host: string; port: number; database: string; user: string; password: string; schema: string };
   groupId: string;
   windowMs: { sensor: number; meter: number; weather: number };
   allowedLatenessMs: number;
@@ -64,6 +64,7 @@ interface Flat {
   pgDatabase: string;
   pgUser: string;
   pgPassword: string;
+  pgSchema: string;
   groupId: string;
   sensorWindow: number;
   consumptionWindow: number;
@@ -140,6 +141,8 @@ const text: Parser<string> = (raw) => (raw.trim() === '' ? fail('must not be emp
 const anyText: Parser<string> = (raw) => raw;
 const topicName: Parser<string> = (raw) =>
   /^[A-Za-z0-9._-]{1,249}$/.test(raw) ? raw : fail(`'${raw}' is not a valid Kafka topic name`);
+const schemaName: Parser<string> = (raw) =>
+  raw === '' || /^[a-z_][a-z0-9_]{0,62}$/.test(raw) ? raw : fail(`'${raw}' is not a plain lower-case identifier`);
 const bool: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
@@ -181,6 +184,7 @@ export const OPTIONS = [
   opt('pgDatabase', '--postgres-db', 'POSTGRES_DB', 'postgres', text, 'PostgreSQL database'),
   opt('pgUser', '--postgres-user', 'POSTGRES_USER', 'postgres', text, 'PostgreSQL user'),
   opt('pgPassword', '--postgres-password', 'POSTGRES_PASSWORD', '', anyText, 'PostgreSQL password'),
+  opt('pgSchema', '--postgres-schema', 'POSTGRES_SCHEMA', '', schemaName, 'PostgreSQL schema for the tables (default: the search_path, normally public)'),
   opt('groupId', '--group-id', 'SMARTGRID_GROUP_ID', 'smartgrid-stream', text, 'Kafka consumer group id'),
   opt('sensorWindow', '--sensor-window', 'SMARTGRID_SENSOR_WINDOW', '5m', windowSize, 'sensor aggregate window size'),
   opt('consumptionWindow', '--consumption-window', 'SMARTGRID_CONSUMPTION_WINDOW', '1h', windowSize, 'consumption aggregate window size'),
@@ -266,7 +270,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     config: {
       kafkaBrokers: f.kafkaBroker,
       topics,
-      postgres: { host: f.pgHost, port: f.pgPort, database: f.pgDatabase, user: f.pgUser, password: f.pgPassword },
+      postgres: { host: f.pgHost, port: f.pgPort, database: f.pgDatabase, user: f.pgUser, password: f.pgPassword, schema: f.pgSchema },
       groupId: f.groupId,
       windowMs: { sensor: f.sensorWindow, meter: f.consumptionWindow, weather: f.weatherWindow },
       allowedLatenessMs: f.allowedLateness,

@@ -46,8 +46,8 @@ export interface PgConnection {
   database: string;
   user: string;
   password: string;
-  /** Extra startup options, e.g. `-c search_path=…` (tests). */
-  options?: string;
+  /** Schema holding the tables; empty for the server's search_path. */
+  schema?: string;
 }
 
 const SQL_DIR = new URL('../../../sql/', import.meta.url);
@@ -211,7 +211,7 @@ export class PgSink {
   private readonly pool: pg.Pool;
 
   constructor(
-    conn: PgConnection,
+    private readonly conn: PgConnection,
     private readonly log: Logger,
   ) {
     this.pool = new pg.Pool({
@@ -220,7 +220,7 @@ export class PgSink {
       database: conn.database,
       user: conn.user,
       password: conn.password,
-      options: conn.options,
+      options: conn.schema ? `-c search_path=${conn.schema}` : undefined,
       max: 2,
       connectionTimeoutMillis: 10000,
       idleTimeoutMillis: 30000,
@@ -238,6 +238,7 @@ export class PgSink {
       // Serialise concurrent starts: CREATE … IF NOT EXISTS is not race-free.
       await client.query('SELECT pg_advisory_lock(727274)');
       try {
+        if (this.conn.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.conn.schema}`);
         for (const sql of await schemaSql()) await client.query(sql);
       } finally {
         await client.query('SELECT pg_advisory_unlock(727274)');

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ENGINE_ENV_VARS, helpText, loadConfig, parseDuration } from '../../src/main/config.js';
+import { ConfigError } from '../../src/main/errors.js';
+
+const CLI = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));
+
+test('defaults follow the seed and the contract', () => {
+  const { config } = loadConfig([], {});
+  assert.deepEqual(config.kafkaBrokers, ['127.0.0.1:9092']);
+  assert.deepEqual(config.topics, { sensor: 'smartgrid-sensor-data', meter: 'smartgrid-meter-readings', weather: 'smartgrid-weather-data' });
+  assert.deepEqual(config.windowMs, { sensor: 300000, meter: 3600000, weather: 3600000 });
+  assert.equal(config.allowedLatenessMs, 600000);
+  assert.equal(config.postgres.port, 5432);
+  assert.equal(config.availableNow, false);
+  assert.ok(config.workers >= 1);
+});
+
+test('environment variables from the seed, flags win over them', () => {
+  const env = { KAFKA_BROKER: 'k1:9092,k2:9093', KAFKA_TOPIC_WEATHER: 'w', POSTGRES_PORT: '6543', POSTGRES_DB: 'grid', SMARTGRID_WORKERS: '3' };
+  const { config } = loadConfig(['--workers', '5', '--sensor-window=1m', '--available-now', '--allowed-lateness', '30s'], env);
+  assert.deepEqual(config.kafkaBrokers, ['k1:9092', 'k2:9093']);
+  assert.equal(config.topics.weather, 'w');
+  assert.equal(config.postgres.port, 6543);
+  assert.equal(config.postgres.database, 'grid');
+  assert.equal(config.workers, 5);
+  assert.equal(config.windowMs.sensor, 60000);
+  assert.equal(config.availableNow, true);
+  assert.equal(config.allowedLatenessMs, 30000);
+  assert.equal(loadConfig(['--no-create-topics'], {}).config.createTopics, false);
+});
+
+test('a bad value names the setting', () => {
+  const bad: [string[], Record<string, string>, RegExp][] = [
+    [['--workers', '0'], {}, /^--workers: '0' must be between 1 and 256/],
+    [[], { POSTGRES_PORT: 'five' }, /^POSTGRES_PORT: 'five' is not a whole number/],
+    [[], { KAFKA_BROKER: 'localhost' }, /^KAFKA_BROKER: 'localhost' is not host:port/],
+    [['--sensor-window', '90500ms'], {}, /^--sensor-window: .*whole number of seconds/],
+    [['--starting-offsets', 'middle'], {}, /^--starting-offsets: 'middle' must be one of earliest, latest/],
+    [['--bogus'], {}, /^--bogus: unknown option/],
+    [['--group-id'], {}, /^--group-id: needs a value/],
+    [[], { KAFKA_TOPIC_SENSOR_DATA: 'a', KAFKA_TOPIC_METER_READINGS: 'a' }, /must be different/],
+    [[], { KAFKA_TOPIC_WEATHER: 'bad topic' }, /^KAFKA_TOPIC_WEATHER: 'bad topic' is not a valid Kafka topic name/],
+  ];
+  for (const [argv, env, re] of bad) {
+    assert.throws(() => loadConfig(argv, env), (e: unknown) => e instanceof ConfigError && re.test(e.message), argv.join(' ') + JSON.stringify(env));
+  }
+});
+
+test('durations', () => {
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('10s'), 10000);
+  assert.equal(parseDuration('5m'), 300000);
+  assert.equal(parseDuration('1.5h'), 5400000);
+  assert.equal(parseDuration('42'), 42);
+  assert.throws(() => parseDuration('5 weeks'));
+});
+
+test('the CLI reports a bad setting in one line with exit code 2, before connecting', () => {
+  const r = spawnSync(process.execPath, [CLI], { env: { PATH: process.env.PATH, KAFKA_BROKER: 'nohost', POSTGRES_PORT: '1' }, encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /KAFKA_BROKER: 'nohost' is not host:port/);
+});
+
+test('--help lists every option with its environment variable and default', () => {
+  const r = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 0);
+  for (const env of ENGINE_ENV_VARS) assert.ok(r.stdout.includes(`env ${env},`), env);
+  assert.equal(r.stdout.trim(), helpText().trim());
+  assert.match(r.stdout, /--allowed-lateness <value>.*\n.*default 10m/);
+});

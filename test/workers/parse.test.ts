@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkText, fitsDecimal, parseNumber, parseTimestamp } from '../../src/workers/parse.js';
+
+const T = Date.UTC(2026, 10, 28, 2, 51, 52, 512);
+
+test('timestamps: every form the contract lists', () => {
+  const same = [
+    '2026-11-28T02:51:52.512000',
+    '2026-11-28T02:51:52.512Z',
+    '2026-11-28 02:51:52.512',
+    '2026-11-28T04:51:52.512+02:00',
+    '2026-11-28T00:21:52.512-0230',
+    '2026-11-28T03:51:52.512+01',
+    '2026-11-28T02:51:52.5129',
+    '2026-11-28T02:51:52,512',
+    T,
+    T + 0.9,
+  ];
+  for (const v of same) assert.equal(parseTimestamp(v), T, String(v));
+  assert.equal(parseTimestamp('2026-11-28T02:51:52'), Date.UTC(2026, 10, 28, 2, 51, 52));
+  assert.equal(parseTimestamp('2026-11-28T02:51'), Date.UTC(2026, 10, 28, 2, 51));
+  assert.equal(parseTimestamp('2026-11-28T02:51:52.5'), Date.UTC(2026, 10, 28, 2, 51, 52, 500));
+  assert.equal(parseTimestamp('2024-02-29T00:00:00Z'), Date.UTC(2024, 1, 29));
+});
+
+test('timestamps: unreadable values are NaN', () => {
+  for (const v of [
+    '', 'yesterday', '2026-13-01T00:00:00', '2026-02-29T00:00:00', '2026-11-28T24:00:00', '2026-11-28T23:60:00',
+    '2026-11-28', '1764297112512', '2026-11-28T02:51:52+25:00', null, undefined, true, {}, [], NaN, Infinity, 1e20,
+  ]) {
+    assert.ok(Number.isNaN(parseTimestamp(v)), JSON.stringify(v) ?? String(v));
+  }
+});
+
+test('numbers: JSON numbers and decimal strings; anything else is NaN', () => {
+  assert.equal(parseNumber(231.7), 231.7);
+  assert.equal(parseNumber('231.7'), 231.7);
+  assert.equal(parseNumber(' -1.5 '), -1.5);
+  assert.equal(parseNumber('1e3'), 1000);
+  assert.equal(parseNumber('.5'), 0.5);
+  assert.equal(parseNumber(0), 0);
+  for (const v of ['', 'abc', '1,5', '0x10', 'NaN', 'Infinity', '1e999', null, true, [], {}, Infinity, NaN, undefined]) {
+    assert.ok(Number.isNaN(parseNumber(v)), String(v));
+  }
+});
+
+test('DECIMAL limits round as PostgreSQL does before comparing', () => {
+  assert.ok(fitsDecimal(999999.9999, 10, 4));
+  assert.ok(fitsDecimal(-999999.99994, 10, 4));
+  assert.ok(!fitsDecimal(999999.99995, 10, 4));
+  assert.ok(!fitsDecimal(1e6, 10, 4));
+  assert.ok(fitsDecimal(999.99, 5, 2));
+  assert.ok(!fitsDecimal(999.995, 5, 2));
+  assert.ok(!fitsDecimal(1e300, 12, 4));
+});
+
+test('text: length in characters (code points), NUL and lone surrogates rejected', () => {
+  assert.equal(checkText('f', 'a'.repeat(50), 50), null);
+  assert.match(checkText('f', 'a'.repeat(51), 50)!, /51 characters/);
+  assert.equal(checkText('f', '😀'.repeat(50), 50), null, 'astral characters count once');
+  assert.match(checkText('f', 'a\u0000b', 50)!, /NUL/);
+  assert.match(checkText('f', 'a\ud800b', 50)!, /surrogate/);
+  assert.match(checkText('f', '', 50)!, /empty/);
+  assert.equal(checkText('f', 'tab\there\nnew\\"quote" ë ж 日本', 50), null);
+});
