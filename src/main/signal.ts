@@ -10,14 +10,13 @@ export class Signal {
 
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
-        const i = self.waiters.indexOf(done);
-        if (i >= 0) self.waiters.splice(i, 1);
+        const i = this.waiters.indexOf(done);
+        if (i >= 0) this.waiters.splice(i, 1);
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.waiters.push(done);
     });
   }
