@@ -600,8 +600,12 @@ export class Engine {
     this.stopping = true;
     this.gateSignal.notify();
     const work = (async () => {
-      await this.deps.source.stop();
+      // Order matters: stop fetching, let in-flight batches finish, checkpoint and commit
+      // while the consumer still belongs to the group, and only then leave it.
+      this.deps.source.pause();
+      while (this.active > 0) await this.idleSignal.wait(50);
       if (this.fatal === null) await this.checkpoint();
+      await this.deps.source.stop();
     })();
     const timeout = sleep(this.opts.shutdownTimeoutMs).then(() => {
       throw new SmartGridError('SHUTDOWN_TIMEOUT', `graceful stop did not finish within ${this.opts.shutdownTimeoutMs} ms`);

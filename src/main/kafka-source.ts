@@ -151,6 +151,10 @@ export class KafkaSource implements RecordSource {
     this.consumer.seek({ topic, partition, offset: String(offset) });
   }
 
+  pause(): void {
+    if (this.running) this.consumer.pause(this.topicsToSubscribe.map((topic) => ({ topic })));
+  }
+
   async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
     if (offsets.length === 0) return;
     await this.consumer.commitOffsets(offsets.map((o) => ({ ...o, offset: String(o.offset) })));

@@ -54,6 +54,8 @@ export interface RecordSource {
   run(handlers: SourceHandlers): Promise<void>;
   /** Makes the next fetch of the partition start at `offset`. */
   seek(topic: string, partition: number, offset: number): void;
+  /** Stops fetching (the group membership and commits stay available). */
+  pause(): void;
   commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void>;
   stop(): Promise<void>;
 }
