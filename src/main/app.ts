@@ -13,9 +13,16 @@ import { EngineMetrics } from './metrics.js';
 import { createPool, type AggregatePool } from './pool.js';
 import { PgSink } from './sink.js';
 import { backoff, sleep } from './signal.js';
+import type { Server } from 'node:http';
+import { serverPort, startHttpServer } from './http.js';
+
+/** /health turns unhealthy when PostgreSQL writes have failed for longer than this. */
+export const HEALTH_SINK_FAILURE_MS = 60000;
 
 export interface App {
   engine: Engine;
+  /** The port /metrics and /health listen on, once running. */
+  httpPort(): number | null;
   metrics: EngineMetrics;
   sink: PgSink;
   pool: AggregatePool;
@@ -47,16 +54,23 @@ export function createApp(config: EngineConfig, log: Logger): App {
     log.child('checkpoint'),
   );
   const engine = new Engine(config, { source, sink, pool, checkpoints, metrics, log });
+  let server: Server | null = null;
   return {
     engine,
     metrics,
     sink,
     pool,
+    httpPort: () => (server === null ? null : serverPort(server)),
     async run() {
+      server = await startHttpServer(engine, metrics, config.metricsPort, { sinkFailureMs: HEALTH_SINK_FAILURE_MS }).catch((e: unknown) => {
+        throw new SmartGridError('CONFIG_INVALID', `cannot serve /metrics on port ${config.metricsPort}`, { cause: e });
+      });
+      log.info('serving /metrics and /health', { port: serverPort(server) });
       await initSink(sink, log, 60000);
       await engine.run();
     },
     async close() {
+      if (server !== null) await new Promise((r) => server!.close(r));
       await pool.close().catch(() => {});
       await sink.close().catch(() => {});
     },

@@ -25,6 +25,7 @@
  *   threshold is the lowest of the topic's watermark and the watermark every in-flight
  *   batch was dispatched with (lateness is decided at dispatch).
  */
+import { performance } from 'node:perf_hooks';
 import { KIND_NAMES, Kind, REASONS, R_LATE, type AggregateResult } from '../workers/protocol.js';
 import type { CheckpointStore, Snapshot, TopicSnapshot } from './checkpoint.js';
 import { describeError, SmartGridError } from './errors.js';
@@ -93,6 +94,24 @@ interface PartState {
   /** Available-now: the log end when the run started. */
   target: number | null;
   maxTs: number;
+  /** Log end offset last seen. */
+  high: number;
+}
+
+export interface EngineStatus {
+  topics: string[];
+  watermarks: number[];
+  partitions: { topic: string; partition: number; lag: number }[];
+  openWindows: number[];
+  openStates: number[];
+  pendingRows: number;
+  started: boolean;
+  assigned: number;
+  lastAssignmentChange: number;
+  fatal: string | null;
+  workerThreads: number;
+  workerUtilization: number;
+  recentRate: number;
 }
 
 const KINDS: Kind[] = [Kind.sensor, Kind.meter, Kind.weather];
@@ -154,9 +173,30 @@ export class Engine {
     return Object.fromEntries(this.kinds.map((k) => [KIND_NAMES[k.kind], k.clock.watermark]));
   }
 
-  partitionsView(): PartState[] {
-    return [...this.parts.values()];
+  status(): EngineStatus {
+    const parts = [...this.parts.values()].filter((p) => p.assigned);
+    return {
+      topics: this.kinds.map((k) => k.topic),
+      watermarks: this.kinds.map((k) => k.clock.watermark),
+      partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, lag: Math.max(0, p.high - (p.next ?? p.high)) })),
+      openWindows: this.kinds.map((k) => k.store.openWindows),
+      openStates: this.kinds.map((k) => k.store.openStates),
+      pendingRows: this.pendingRows,
+      started: this.started,
+      assigned: parts.length,
+      lastAssignmentChange: this.lastAssignmentChange,
+      fatal: this.fatal === null ? null : describeError(this.fatal),
+      workerThreads: this.deps.pool.threads,
+      workerUtilization: this.deps.pool.utilization(),
+      recentRate: this.recentRate,
+    };
   }
+
+  private started = false;
+  private lastAssignmentChange = Date.now();
+  private recentRate = 0;
+  private rateAt = Date.now();
+  private rateCount = 0;
 
   // ---------------------------------------------------------------- start-up
 
@@ -190,6 +230,7 @@ export class Engine {
           ps.next = o.low;
         }
         if (this.opts.availableNow) ps.target = o.high;
+        ps.high = o.high;
       }
       void partitions;
     }
@@ -199,6 +240,7 @@ export class Engine {
     }
 
     const sinkLoop = this.sinkLoop();
+    this.started = true;
     const ticker = setInterval(() => this.tick(), Math.max(50, Math.min(1000, this.opts.idleTimeoutMs / 2)));
     try {
       if (this.opts.availableNow && this.allCaughtUp()) {
@@ -228,7 +270,7 @@ export class Engine {
     if (ps === undefined) {
       const k = this.byTopic.get(topic);
       if (k === undefined) throw new SmartGridError('INTERNAL', `record from unexpected topic ${topic}`);
-      ps = { kind: k.kind, topic, partition, next: null, assigned: false, seeking: false, target: null, maxTs: -Infinity };
+      ps = { kind: k.kind, topic, partition, next: null, assigned: false, seeking: false, target: null, maxTs: -Infinity, high: 0 };
       this.parts.set(key, ps);
     }
     return ps;
@@ -284,6 +326,7 @@ export class Engine {
         this.deps.source.seek(a.topic, a.partition, ps.next);
       }
     }
+    this.lastAssignmentChange = now;
     this.log.info('partitions assigned', { count: assigned.length });
     void this.refreshBacklog();
     // Whoever owns a partition next starts from a committed offset that matches state.
@@ -300,6 +343,7 @@ export class Engine {
         for (const o of offs) {
           const ps = this.parts.get(this.key(k.topic, o.partition));
           if (ps === undefined || !ps.assigned || ps.next === null) continue;
+          ps.high = o.high;
           const end = ps.target ?? o.high;
           k.clock.progress(o.partition, ps.next < end, now);
         }
@@ -355,6 +399,7 @@ export class Engine {
     }
 
     const id = ++this.batchSeq;
+    const t0 = performance.now();
     const wd = k.clock.watermark;
     k.inflight.set(id, wd);
     this.active++;
@@ -372,6 +417,7 @@ export class Engine {
       if (maxTs > ps.maxTs) ps.maxTs = maxTs;
       k.clock.observe(batch.partition, maxTs);
       this.afterBatch(ps, k, batch, msgs[msgs.length - 1].offset + 1);
+      this.deps.metrics.batchLatency.recordMs(performance.now() - t0);
     } catch (e) {
       this.fail(e instanceof SmartGridError ? e : new SmartGridError('INTERNAL', 'batch processing failed', { cause: e }));
       throw e;
@@ -386,6 +432,7 @@ export class Engine {
 
   private afterBatch(ps: PartState, k: KindState, batch: SourceBatch, next: number): void {
     ps.next = next;
+    ps.high = Math.max(ps.high, batch.highWatermark);
     const end = ps.target ?? batch.highWatermark;
     k.clock.progress(ps.partition, next < end, this.now());
     if (this.opts.availableNow && this.allCaughtUp()) this.finish();
@@ -436,6 +483,12 @@ export class Engine {
   /** Recomputes watermarks and moves final windows to the sink queue. */
   private tick(): void {
     const now = this.now();
+    if (now - this.rateAt >= 1000) {
+      const total = this.deps.metrics.totalIn();
+      this.recentRate = Math.round(((total - this.rateCount) * 1000) / (now - this.rateAt));
+      this.rateCount = total;
+      this.rateAt = now;
+    }
     let any = false;
     for (const k of this.kinds) {
       k.clock.update(now);
@@ -443,7 +496,10 @@ export class Engine {
       for (const wd of k.inflight.values()) if (wd < threshold) threshold = wd;
       if (k.store.earliestEnd() <= threshold) {
         const fin = k.store.takeFinal(threshold);
-        for (const w of fin) this.pendingRows += w.keys.length;
+        for (const w of fin) {
+          this.pendingRows += w.keys.length;
+          w.finalAt = now;
+        }
         k.pending.push(...fin);
         any = true;
       }
@@ -486,7 +542,13 @@ export class Engine {
     const m = this.deps.metrics;
     for (let attempt = 0; ; attempt++) {
       try {
+        const t0 = performance.now();
         const counts = await this.deps.sink.write(batch);
+        m.flushLatency.recordMs(performance.now() - t0);
+        const done = this.now();
+        for (const list of [batch.sensor, batch.meter, batch.weather]) {
+          for (const w of list) if (w.finalAt !== undefined) m.finalToCommit.recordMs(done - w.finalAt);
+        }
         m.rowsWritten[Kind.sensor] += counts.sensor;
         m.rowsWritten[Kind.meter] += counts.meter;
         m.rowsWritten[Kind.weather] += counts.weather;
@@ -569,6 +631,8 @@ export class Engine {
   private takeAll(): void {
     for (const k of this.kinds) {
       const fin = k.store.takeFinal(Infinity);
+      const now = this.now();
+      for (const w of fin) w.finalAt = now;
       if (fin.length > 0) {
         k.pending.push(...fin);
         k.clock.advanceTo(fin[fin.length - 1].start + k.windowMs);

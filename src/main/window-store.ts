@@ -14,6 +14,8 @@ export interface WindowState {
   stats: Float64Array;
   /** Weather only: condition → count (one group per window). */
   conds: Map<string, number> | null;
+  /** Wall-clock time the window became final (for the final → committed latency). */
+  finalAt?: number;
 }
 
 export interface WindowSnapshot {

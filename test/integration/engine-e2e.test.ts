@@ -342,13 +342,15 @@ test('three topics to three aggregate tables and dead letters, exactly', { timeo
     '--kafka-broker', KAFKA_BROKER, '--postgres-host', PG.host, '--postgres-port', String(PG.port), '--postgres-db', PG.database,
     '--postgres-user', PG.user, '--postgres-schema', db.schema, '--topic-sensor', topics.sensor, '--topic-meter', topics.meter,
     '--topic-weather', topics.weather, '--group-id', group, '--checkpoint-dir', dir, '--available-now', '--idle-timeout', '0',
-    '--workers', '2', '--task-records', '500', '--max-bytes-per-partition', '64kb', '--no-create-topics', '--progress-interval', '0',
+    '--workers', '2', '--task-records', '500', '--max-bytes-per-partition', '64kb', '--no-create-topics', '--progress-interval', '0', '--metrics-port', '0',
   ];
   const group = uniqueName('e2e');
+  let scraped = '';
   const runInProcess = async (argv: string[]) => {
     const app = createApp(loadConfig(argv, {}).config, silentLogger);
     try {
       await app.run();
+      scraped = await (await fetch(`http://127.0.0.1:${app.httpPort()}/metrics`)).text();
     } finally {
       await app.close();
     }
@@ -371,6 +373,28 @@ test('three topics to three aggregate tables and dead letters, exactly', { timeo
     assert.equal(m1.recordsIn[2].aggregated, p1[2].msgs.filter((x) => x.reject === null).length);
     assert.equal(aggregated + s1.dead.length, produced);
     assert.equal(m1.totalIn(), produced);
+  });
+
+  await t.test('/metrics counts every record: in = aggregated + late + bad', () => {
+    const sample = (name: string, labels: Record<string, string>) => {
+      const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+      const line = scraped.split('\n').find((x) => x.startsWith(`${name}{${l}} `));
+      assert.ok(line, `${name}{${l}}`);
+      return Number(line.split(' ')[1]);
+    };
+    let total = 0;
+    p1.forEach((p, k) => {
+      const agg = sample('smartgrid_records_in_total', { topic: p.topic, outcome: 'aggregated' });
+      const bad = sample('smartgrid_records_in_total', { topic: p.topic, outcome: 'bad' });
+      const late = sample('smartgrid_records_in_total', { topic: p.topic, outcome: 'late' });
+      assert.equal(agg, p.msgs.filter((x) => x.reject === null).length, `aggregated ${k}`);
+      assert.equal(bad + late, p.msgs.filter((x) => x.reject !== null).length, `bad ${k}`);
+      total += agg + bad + late;
+    });
+    assert.equal(total, p1.reduce((n, p) => n + p.msgs.length, 0));
+    assert.equal(sample('smartgrid_dead_letters_total', { reason: 'invalid_json' }), p1.reduce((n, p) => n + p.msgs.filter((x) => x.reject === 'invalid_json').length, 0));
+    assert.match(scraped, /smartgrid_rows_written_total\{table="sensor_aggregates_realtime"\} [1-9]/);
+    assert.match(scraped, /smartgrid_batch_seconds_count [1-9]/);
   });
 
   await t.test('a second run from the earliest offsets (new group, npm start) leaves the tables unchanged', async () => {
