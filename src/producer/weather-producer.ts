@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * Entry point of the weather producer service (`npm run weather-producer`). Reads the
+ * environment (WEATHER_PRODUCER_ENV_VARS), starts the HTTP API and the background loop,
+ * and stops gracefully on SIGTERM/SIGINT.
+ */
+import { ConfigError, describeError } from '../main/errors.js';
+import { createLogger } from '../main/log.js';
+import { WEATHER_PRODUCER_ENV_VARS, weatherProducerConfig, type WeatherProducerEnv } from './config.js';
+import { startWeatherService } from './service.js';
+
+const log = createLogger({ component: 'weather-producer' });
+
+async function main(): Promise<void> {
+  const env: WeatherProducerEnv = {};
+  for (const k of WEATHER_PRODUCER_ENV_VARS) env[k] = process.env[k];
+  let config;
+  try {
+    config = weatherProducerConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`weather-producer: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const service = await startWeatherService({ ...config, logger: log });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    const force = setTimeout(() => {
+      log.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    service.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error('error while stopping', { error: describeError(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  log.error('weather producer failed to start', { error: describeError(e) });
+  process.exit(1);
+});
