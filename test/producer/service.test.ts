@@ -42,13 +42,13 @@ test('POST /api/v1/weather/generate produces a message a consumer reads back wit
   const topic = uniqueName('weather');
   const { cleanup } = await createTopics([topic], 3);
   const consumer = kafka('weather-test').consumer({ groupId: uniqueName('g') });
-  let svc: WeatherService | undefined;
+  const holder: { svc?: WeatherService; proxy?: net.Server } = {};
   t.after(async () => {
-    await svc?.close();
+    await holder.svc?.close();
     await consumer.disconnect();
     await cleanup();
   });
-  svc = await startWeatherService({ brokers: [KAFKA_BROKER], topic, port: 0, intervalMs: 0 });
+  const svc = (holder.svc = await startWeatherService({ brokers: [KAFKA_BROKER], topic, port: 0, intervalMs: 0 }));
   const r = await post(svc.port);
   assert.equal(r.status, 201);
   assert.equal(r.body.status, 'success');
@@ -75,14 +75,14 @@ test('the background loop produces one message per interval', async (t) => {
   const topic = uniqueName('weather_loop');
   const { cleanup } = await createTopics([topic], 1);
   const consumer = kafka('weather-test').consumer({ groupId: uniqueName('g') });
-  let svc: WeatherService | undefined;
+  const holder: { svc?: WeatherService; proxy?: net.Server } = {};
   t.after(async () => {
-    await svc?.close();
+    await holder.svc?.close();
     await consumer.disconnect();
     await cleanup();
   });
   const started = Date.now();
-  svc = await startWeatherService({ brokers: [KAFKA_BROKER], topic, port: 0, intervalMs: 400 });
+  const svc = (holder.svc = await startWeatherService({ brokers: [KAFKA_BROKER], topic, port: 0, intervalMs: 400 }));
   const msgs = await readMessages(consumer, topic, 5);
   await svc.close();
   const elapsed = Date.now() - started;
@@ -105,16 +105,15 @@ test('Kafka down: 503 with a clear error, the service keeps running, and recover
   await new Promise<void>((r) => probe.close(() => r()));
   const topic = uniqueName('weather_down');
   const { cleanup } = await createTopics([topic], 1);
-  let svc: WeatherService | undefined;
-  let proxy: net.Server | undefined;
+  const holder: { svc?: WeatherService; proxy?: net.Server } = {};
   const sockets = new Set<net.Socket>();
   t.after(async () => {
-    await svc?.close();
+    await holder.svc?.close();
     for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
+    await new Promise<void>((r) => (holder.proxy ? holder.proxy.close(() => r()) : r()));
     await cleanup();
   });
-  svc = await startWeatherService({ brokers: [`127.0.0.1:${port}`], topic, port: 0, intervalMs: 0, produceTimeoutMs: 3000 });
+  const svc = (holder.svc = await startWeatherService({ brokers: [`127.0.0.1:${port}`], topic, port: 0, intervalMs: 0, produceTimeoutMs: 3000 }));
   const t0 = Date.now();
   const down = await post(svc.port);
   assert.equal(down.status, 503);
@@ -126,14 +125,14 @@ test('Kafka down: 503 with a clear error, the service keeps running, and recover
   assert.equal((h.kafka as Record<string, unknown>).reachable, false);
 
   const [bhost, bport] = KAFKA_BROKER.split(':');
-  proxy = net.createServer((client) => {
+  const proxy = (holder.proxy = net.createServer((client) => {
     const upstream = net.connect({ host: bhost, port: Number(bport) });
     sockets.add(client).add(upstream);
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
-  });
-  await new Promise<void>((r) => proxy!.listen(port, '127.0.0.1', () => r()));
+  }));
+  await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', () => r()));
   let up = await post(svc.port);
   for (let i = 0; i < 10 && up.status !== 201; i++) {
     await new Promise((r) => setTimeout(r, 500));
