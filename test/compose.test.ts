@@ -1,0 +1,141 @@
+/**
+ * There is no Docker engine here, so docker-compose.yml and the Dockerfile are checked
+ * against the code instead: services, pinned images, ports, healthchecks, and that every
+ * environment variable a service sets is one its entry point reads (ENGINE_ENV_VARS,
+ * WEATHER_PRODUCER_ENV_VARS, LOADGEN_ENV_VARS) with a value that entry point accepts.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import { ENGINE_ENV_VARS, loadConfig } from '../src/main/config.js';
+import { WEATHER_PRODUCER_ENV_VARS, weatherProducerConfig } from '../src/producer/config.js';
+import { LOADGEN_ENV_VARS, parseLoadgenArgs } from '../loadgen/config.js';
+import { DEFAULT_TOPICS } from '../loadgen/generate.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  profiles?: string[];
+}
+const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const S = compose.services;
+const env = (s: Service): Record<string, string> => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+/** `${VAR:-default}` as compose would expand it with VAR unset. */
+const expand = (e: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
+
+const SEED_ENGINE_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_SENSOR_DATA', 'KAFKA_TOPIC_METER_READINGS', 'KAFKA_TOPIC_WEATHER', 'POSTGRES_HOST', 'POSTGRES_PORT', 'POSTGRES_DB', 'POSTGRES_USER', 'POSTGRES_PASSWORD'];
+const SEED_WEATHER_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_WEATHER', 'WEATHER_UPDATE_INTERVAL'];
+
+const APPS = {
+  'stream-engine': { vars: ENGINE_ENV_VARS, entry: 'dist/src/main/cli.js' },
+  'weather-producer': { vars: WEATHER_PRODUCER_ENV_VARS as readonly string[], entry: 'dist/src/producer/weather-producer.js' },
+  loadgen: { vars: LOADGEN_ENV_VARS as readonly string[], entry: 'dist/loadgen/cli.js' },
+};
+
+test('compose: the services, pinned images, one project image built from the Dockerfile', () => {
+  assert.deepEqual(Object.keys(S).sort(), ['kafka', 'loadgen', 'postgres', 'stream-engine', 'weather-producer']);
+  assert.match(S.kafka.image!, /^apache\/kafka:4\.1\.\d+$/);
+  assert.match(S.postgres.image!, /^postgres:15\.\d+(-[a-z0-9]+)?$/);
+  const images = new Set(Object.keys(APPS).map((n) => S[n].image));
+  assert.equal(images.size, 1, 'engine, weather producer and loadgen share the project image');
+  for (const n of Object.keys(APPS)) assert.equal(S[n].build, '.', `${n} builds from the Dockerfile`);
+  assert.deepEqual(S.loadgen.profiles, ['loadgen']);
+  for (const n of ['kafka', 'postgres', 'stream-engine', 'weather-producer']) assert.equal(S[n].profiles, undefined, `${n} starts by default`);
+});
+
+test('compose: each entry point exists and is given only variables it reads, including the seed\'s', () => {
+  for (const [name, app] of Object.entries(APPS)) {
+    const s = S[name];
+    assert.equal(s.command?.[0], 'node');
+    assert.equal(s.command?.[1], app.entry);
+    assert.ok(existsSync(path.join(ROOT, app.entry)), `${app.entry} is built`);
+    for (const k of Object.keys(env(s))) assert.ok(app.vars.includes(k), `${name} sets ${k}, which its entry point does not read`);
+  }
+  for (const k of SEED_ENGINE_VARS) {
+    assert.ok(ENGINE_ENV_VARS.includes(k), `the engine reads ${k}`);
+    assert.ok(k in env(S['stream-engine']), `stream-engine sets ${k}`);
+  }
+  for (const k of SEED_WEATHER_VARS) {
+    assert.ok(WEATHER_PRODUCER_ENV_VARS.includes(k as never), `the weather producer reads ${k}`);
+    assert.ok(k in env(S['weather-producer']), `weather-producer sets ${k}`);
+  }
+});
+
+test('compose: every value is accepted by the code that reads it', () => {
+  const engine = loadConfig([], expand(env(S['stream-engine']))).config as unknown as Record<string, unknown>;
+  assert.equal(engine.metricsPort, 9464);
+  const weather = weatherProducerConfig(expand(env(S['weather-producer'])));
+  assert.equal(weather.intervalMs, 60_000);
+  const lg = parseLoadgenArgs(S.loadgen.command!.slice(2), expand(env(S.loadgen)));
+  assert.deepEqual(lg.run.kafka?.brokers, ['kafka:19092']);
+});
+
+test('compose: brokers, database, topics and ports agree across services', () => {
+  const k = env(S.kafka);
+  const internal = /INTERNAL:\/\/([^,]+)/.exec(k.KAFKA_ADVERTISED_LISTENERS)![1];
+  assert.match(k.KAFKA_ADVERTISED_LISTENERS, /EXTERNAL:\/\/localhost:9092/);
+  assert.ok(S.kafka.ports!.includes('9092:9092'));
+  assert.equal(k.KAFKA_PROCESS_ROLES, 'broker,controller', 'KRaft');
+  for (const name of Object.keys(APPS)) {
+    const e = env(S[name]);
+    assert.equal(e.KAFKA_BROKER, internal, `${name} reaches Kafka on its advertised internal listener`);
+    for (const [v, topic] of [
+      ['KAFKA_TOPIC_SENSOR_DATA', DEFAULT_TOPICS.sensor],
+      ['KAFKA_TOPIC_METER_READINGS', DEFAULT_TOPICS.meter],
+      ['KAFKA_TOPIC_WEATHER', DEFAULT_TOPICS.weather],
+    ]) {
+      if (v in e) assert.equal(e[v], topic, `${name} ${v}`);
+    }
+  }
+  const pg = env(S.postgres);
+  const eng = env(S['stream-engine']);
+  assert.equal(eng.POSTGRES_HOST, 'postgres');
+  assert.equal(eng.POSTGRES_PORT, '5432');
+  assert.equal(eng.POSTGRES_DB, pg.POSTGRES_DB);
+  assert.equal(eng.POSTGRES_USER, pg.POSTGRES_USER);
+  assert.equal(eng.POSTGRES_PASSWORD, pg.POSTGRES_PASSWORD);
+  // Published ports and healthcheck URLs use the ports the services listen on.
+  assert.ok(S['stream-engine'].ports!.includes(`${eng.METRICS_PORT}:${eng.METRICS_PORT}`));
+  assert.match(S['stream-engine'].healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${eng.METRICS_PORT}/health`));
+  const w = env(S['weather-producer']);
+  assert.equal(w.WEATHER_PRODUCER_PORT, '5006');
+  assert.ok(S['weather-producer'].ports!.includes('5006:5006'));
+  assert.match(S['weather-producer'].healthcheck!.test.join(' '), /127\.0\.0\.1:5006\/health/);
+});
+
+test('compose: dependencies wait for healthy services that have healthchecks', () => {
+  const need: Record<string, string[]> = { 'stream-engine': ['kafka', 'postgres'], 'weather-producer': ['kafka'], loadgen: ['kafka'] };
+  for (const [name, deps] of Object.entries(need)) {
+    for (const d of deps) assert.equal(S[name].depends_on?.[d]?.condition, 'service_healthy', `${name} waits for ${d}`);
+  }
+  for (const s of Object.values(S)) {
+    for (const d of Object.keys(s.depends_on ?? {})) assert.ok(S[d].healthcheck, `${d} has a healthcheck`);
+  }
+  for (const n of ['kafka', 'postgres', 'stream-engine', 'weather-producer']) assert.ok(S[n].healthcheck?.test.length, `${n} healthcheck`);
+});
+
+test('Dockerfile: multi-stage, Node 20, non-root, builds what compose runs', () => {
+  const df = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const froms = [...df.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)];
+  assert.ok(froms.length >= 2, 'multi-stage');
+  for (const f of froms) assert.match(f[1], /^node:20[.\d]*-/);
+  const runtime = df.slice(df.lastIndexOf('\nFROM'));
+  assert.match(runtime, /^USER\s+(node|\d{4,})\s*$/m);
+  assert.doesNotMatch(runtime, /npm (ci|install)(?!.*--omit=dev)/, 'no dev dependencies in the runtime stage');
+  assert.match(runtime, /COPY sql \.\/sql/, 'the engine reads sql/ relative to dist/');
+  assert.match(df, /COPY loadgen \.\/loadgen/);
+  assert.match(runtime, /CMD \["node", "dist\/src\/main\/cli\.js"\]/);
+  const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
+  for (const p of ['node_modules', 'dist', '.local', '.git']) assert.ok(ignore.includes(p), `.dockerignore ${p}`);
+});
