@@ -65,8 +65,9 @@ async function main(): Promise<number> {
   const outputs = [summary.kafka ? `Kafka (${summary.options.partitions.sensor}/${summary.options.partitions.meter}/${summary.options.partitions.weather} partitions)` : '', summary.file ? summary.file.path : '']
     .filter(Boolean)
     .join(' and ');
+  const where = outputs || 'the expected-aggregates computation only';
   process.stdout.write(
-    `loadgen: ${fmtInt(summary.events)} events to ${outputs || 'nowhere'} in ${(summary.elapsedMs / 1000).toFixed(2)} s: ${fmtInt(summary.rate)} events/s\n` +
+    `loadgen: ${fmtInt(summary.events)} events to ${where} in ${(summary.elapsedMs / 1000).toFixed(2)} s: ${fmtInt(summary.rate)} events/s\n` +
       `  sensor ${fmtInt(g.bySource.sensor)}, meter ${fmtInt(g.bySource.meter)}, weather ${fmtInt(g.bySource.weather)}; ` +
       `on time ${fmtInt(g.byKind.on_time)}, out of order ${fmtInt(g.byKind.out_of_order)}, late ${fmtInt(g.byKind.late)}, bad ${fmtInt(g.byKind.bad)} ` +
       `(invalid_json ${g.byReason.invalid_json}, invalid_record ${g.byReason.invalid_record}, out_of_range ${g.byReason.out_of_range})\n`,
@@ -83,6 +84,11 @@ async function main(): Promise<number> {
   }
   return 0;
 }
+
+// Output piped into `head` and the like: a closed pipe is not an error of the run.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 
 main().then(
   (code) => {
