@@ -44,6 +44,7 @@ export function createApp(config: EngineConfig, log: Logger): App {
       maxBytes: config.maxBytes,
       maxWaitMs: config.maxWaitMs,
       partitionsConcurrency: config.partitionsConcurrency,
+      sessionTimeoutMs: config.sessionTimeoutMs,
     },
     log.child('kafka'),
   );

@@ -14,7 +14,7 @@ import type { Logger } from './log.js';
 import type { WindowSnapshot } from './window-store.js';
 import type { PartitionClockState } from './watermark.js';
 
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2; // 2: exact sums in the statistics
 
 export interface TopicSnapshot {
   topic: string;

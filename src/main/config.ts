@@ -21,6 +21,7 @@ export interface EngineConfig {
   maxBytes: number;
   maxWaitMs: number;
   partitionsConcurrency: number;
+  sessionTimeoutMs: number;
   checkpointDir: string;
   checkpointIntervalMs: number;
   checkpointsKept: number;
@@ -77,6 +78,7 @@ interface Flat {
   maxBytes: number;
   maxWait: number;
   partitionsConcurrency: number;
+  sessionTimeout: number;
   checkpointDir: string;
   checkpointInterval: number;
   checkpointsKept: number;
@@ -197,6 +199,7 @@ export const OPTIONS = [
   opt('maxBytes', '--max-bytes', 'SMARTGRID_MAX_BYTES', '16mb', bytes(1024, 1073741824), 'Kafka fetch size per request'),
   opt('maxWait', '--max-wait', 'SMARTGRID_MAX_WAIT', '100ms', duration(0, 60000), 'how long the broker may wait to fill a fetch'),
   opt('partitionsConcurrency', '--partitions-concurrency', 'SMARTGRID_PARTITIONS_CONCURRENCY', '4', int(1, 256), 'partition batches processed at once'),
+  opt('sessionTimeout', '--session-timeout', 'SMARTGRID_SESSION_TIMEOUT', '30s', duration(6000, 300000), 'Kafka group session timeout: how soon a crashed instance\'s partitions move'),
   opt('checkpointDir', '--checkpoint-dir', 'CHECKPOINT_DIR', './checkpoints', text, 'directory for state snapshots (one subfolder per group id)'),
   opt('checkpointInterval', '--checkpoint-interval', 'SMARTGRID_CHECKPOINT_INTERVAL', '10s', duration(100), 'how often state is snapshotted and offsets committed'),
   opt('checkpointsKept', '--checkpoints-kept', 'SMARTGRID_CHECKPOINTS_KEPT', '3', int(2, 100), 'snapshots kept on disk (older ones are fallbacks)'),
@@ -281,6 +284,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       maxBytes: f.maxBytes,
       maxWaitMs: f.maxWait,
       partitionsConcurrency: f.partitionsConcurrency,
+      sessionTimeoutMs: f.sessionTimeout,
       checkpointDir: f.checkpointDir,
       checkpointIntervalMs: f.checkpointInterval,
       checkpointsKept: f.checkpointsKept,

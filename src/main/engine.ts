@@ -554,6 +554,7 @@ export class Engine {
         m.rowsWritten[Kind.weather] += counts.weather;
         m.deadLettersWritten += counts.deadLetters;
         m.flushes++;
+        this.log.debug('flushed', { ...counts });
         if (this.sinkFailing) {
           this.log.info('PostgreSQL writes succeed again; resuming', { after: attempt + 1 });
           this.sinkFailing = false;
@@ -649,7 +650,7 @@ export class Engine {
         topic: k.topic,
         windowMs: k.windowMs,
         watermark: cs.watermark,
-        partitions: parts.map((p) => ({ partition: p.partition, maxTs: Number.isFinite(p.maxTs) ? p.maxTs : -1e300 })),
+        partitions: parts.map((p) => ({ partition: p.partition, maxTs: Number.isFinite(p.maxTs) ? p.maxTs : null })),
         offsets: parts.map((p) => ({ partition: p.partition, offset: p.next! })),
         windows: k.store.snapshot(),
       };

@@ -59,7 +59,7 @@ export class KafkaSource implements RecordSource {
       maxBytes: opts.maxBytes,
       maxWaitTimeInMs: opts.maxWaitMs,
       sessionTimeout: opts.sessionTimeoutMs ?? 30000,
-      heartbeatInterval: 3000,
+      heartbeatInterval: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30000) / 5)),
       retry: { initialRetryTime: 300, maxRetryTime: 10000, retries: Number.MAX_SAFE_INTEGER },
     });
   }

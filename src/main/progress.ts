@@ -21,7 +21,7 @@ export function startProgressLog(engine: Engine, metrics: EngineMetrics, interva
       rowsWritten: metrics.rowsWritten.reduce((a, b) => a + b, 0),
       deadLetters: metrics.deadLettersWritten,
       watermark: Object.fromEntries(
-        Object.entries(wm).map(([k, v]) => [k, Number.isFinite(v) ? new Date(v).toISOString() : null]),
+        Object.entries(wm).map(([k, v]) => [k, Math.abs(v) < 8.64e15 ? new Date(v).toISOString() : null]),
       ),
     });
   }, intervalMs);

@@ -12,7 +12,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { SmartGridError } from './errors.js';
 import type { Logger } from './log.js';
 import type { WindowState } from './window-store.js';
-import { STATS_WIDTH, S_COUNT, S_MAX, S_MEAN, S_MIN, S_SUM, sampleStddev } from '../workers/stats.js';
+import { STATS_WIDTH, S_COUNT, S_MAX, S_MIN, meanText, sampleStddev, sumText } from '../workers/stats.js';
+import { SUM_SCALE } from '../workers/protocol.js';
 import { copyBytea, copyNumber, copyText, copyTimestamp, COPY_NULL } from './copy-text.js';
 
 export interface DeadLetter {
@@ -123,6 +124,8 @@ INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, paylo
 SELECT topic, kafka_partition, kafka_offset, kafka_key, payload, reason, error FROM stage_dead_letters
 ON CONFLICT ON CONSTRAINT dead_letters_source DO NOTHING`;
 
+const copyDecimal = (text: string | null): string => (text === null ? COPY_NULL : text);
+
 /** The most frequent condition; a tie goes to the alphabetically first (code point order). */
 export function modeCondition(conds: Map<string, number>): string | null {
   let best: string | null = null;
@@ -149,7 +152,7 @@ export function sensorRows(windows: WindowState[], windowMs: number): string {
       const st = w.stats;
       out +=
         ws + '\t' + we + '\t' + copyText(key.slice(0, sep)) + '\t' + copyText(key.slice(sep + 1)) + '\t' +
-        copyNumber(st[o + S_MEAN]) + '\t' + copyNumber(st[o + S_MIN]) + '\t' + copyNumber(st[o + S_MAX]) + '\t' +
+        copyDecimal(meanText(st, o, SUM_SCALE[0], 4)) + '\t' + copyNumber(st[o + S_MIN]) + '\t' + copyNumber(st[o + S_MAX]) + '\t' +
         copyNumber(st[o + S_COUNT]) + '\t' + copyNumber(sampleStddev(st, o)) + '\n';
     }
   }
@@ -165,8 +168,8 @@ export function consumptionRows(windows: WindowState[], windowMs: number): strin
       const o = s * STATS_WIDTH;
       const st = w.stats;
       out +=
-        ws + '\t' + we + '\t' + copyText(w.keys[s]) + '\t' + copyNumber(st[o + S_SUM]) + '\t' +
-        copyNumber(st[o + S_MEAN]) + '\t' + copyNumber(st[o + S_COUNT]) + '\n';
+        ws + '\t' + we + '\t' + copyText(w.keys[s]) + '\t' + sumText(st, o, SUM_SCALE[1], 4) + '\t' +
+        copyDecimal(meanText(st, o, SUM_SCALE[1], 4)) + '\t' + copyNumber(st[o + S_COUNT]) + '\n';
     }
   }
   return out;
@@ -180,8 +183,8 @@ export function weatherRows(windows: WindowState[], windowMs: number): string {
     const cond = w.conds === null ? null : modeCondition(w.conds);
     out +=
       copyTimestamp(w.start) + '\t' + copyTimestamp(w.start + windowMs) + '\t' +
-      copyNumber(st[S_MEAN]) + '\t' + copyNumber(st[STATS_WIDTH + S_MEAN]) + '\t' +
-      copyNumber(st[2 * STATS_WIDTH + S_MEAN]) + '\t' + copyNumber(st[3 * STATS_WIDTH + S_MEAN]) + '\t' +
+      copyDecimal(meanText(st, 0, SUM_SCALE[2], 2)) + '\t' + copyDecimal(meanText(st, STATS_WIDTH, SUM_SCALE[2], 2)) + '\t' +
+      copyDecimal(meanText(st, 2 * STATS_WIDTH, SUM_SCALE[2], 2)) + '\t' + copyDecimal(meanText(st, 3 * STATS_WIDTH, SUM_SCALE[2], 2)) + '\t' +
       (cond === null ? COPY_NULL : copyText(cond)) + '\n';
   }
   return out;
@@ -238,7 +241,12 @@ export class PgSink {
       // Serialise concurrent starts: CREATE … IF NOT EXISTS is not race-free.
       await client.query('SELECT pg_advisory_lock(727274)');
       try {
-        if (this.conn.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.conn.schema}`);
+        if (this.conn.schema) {
+          // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+          // exists; a role that owns only its schema must still start.
+          const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.conn.schema]);
+          if (rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.conn.schema}`);
+        }
         for (const sql of await schemaSql()) await client.query(sql);
       } finally {
         await client.query('SELECT pg_advisory_unlock(727274)');

@@ -10,7 +10,8 @@
  */
 export interface PartitionClockState {
   partition: number;
-  maxTs: number;
+  /** Highest event time seen (ms), or null before the first record. */
+  maxTs: number | null;
 }
 
 interface PartitionClock {
@@ -93,7 +94,7 @@ export class TopicClock {
   snapshot(): { watermark: number | null; partitions: PartitionClockState[] } {
     return {
       watermark: Number.isFinite(this.wm) ? this.wm : null,
-      partitions: [...this.parts].map(([partition, p]) => ({ partition, maxTs: p.maxTs })),
+      partitions: [...this.parts].map(([partition, p]) => ({ partition, maxTs: Number.isFinite(p.maxTs) ? p.maxTs : null })),
     };
   }
 

@@ -12,6 +12,7 @@ import {
   R_INVALID_RECORD,
   R_LATE,
   R_OUT_OF_RANGE,
+  SUM_SCALE,
   VARS_PER_KIND,
   type AggregateResult,
   type AggregateTask,
@@ -257,6 +258,7 @@ function aggregateTable(
   const { kind, windowMs, watermark } = task;
   const nvars = VARS_PER_KIND[kind];
   const width = nvars * STATS_WIDTH;
+  const scale = SUM_SCALE[kind];
   const ts = columnValues<Float64Array>(table, 'event_time');
   const vars: Float64Array[] =
     kind === Kind.sensor
@@ -327,7 +329,7 @@ function aggregateTable(
       for (let v = 0; v < nvars; v++) statsInit(stats, pi * width + v * STATS_WIDTH);
     }
     const base = pi * width;
-    for (let v = 0; v < nvars; v++) statsAdd(stats, base + v * STATS_WIDTH, vars[v][j]);
+    for (let v = 0; v < nvars; v++) statsAdd(stats, base + v * STATS_WIDTH, vars[v][j], scale);
     if (cond !== null) {
       const ck = pi * 0x100000 + cond[j];
       condCount.set(ck, (condCount.get(ck) ?? 0) + 1);

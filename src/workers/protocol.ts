@@ -15,6 +15,12 @@ export const KIND_NAMES = ['sensor', 'meter', 'weather'] as const;
 /** Number of Welford statistics per (window, group) for each kind. */
 export const VARS_PER_KIND = [1, 1, 4] as const;
 
+/**
+ * Unit of the exact sums per kind: sensor values (|v| < 1e6) and weather values in
+ * nanounits, meter readings (|v| < 1e8) in 1e-7: both keep |v| · scale below 2^52.
+ */
+export const SUM_SCALE = [1e9, 1e7, 1e9] as const;
+
 /** Dead-letter reasons, as stored in `dead_letters.reason`. Index 0 means "accepted". */
 export const REASONS = ['', 'invalid_json', 'invalid_record', 'out_of_range', 'late'] as const;
 export type Reason = Exclude<(typeof REASONS)[number], ''>;

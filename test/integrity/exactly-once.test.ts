@@ -1,0 +1,153 @@
+/**
+ * Exactly-once across crashes, outages and restarts (contract section 5): every scenario
+ * processes the same 200k-record data set with its own consumer group, checkpoint
+ * directory and PostgreSQL schema, and must end with tables equal, row for row and value
+ * for value, to those of one uninterrupted --available-now run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createTopics, PG, uniqueName } from '../helpers.js';
+import { dumpTables, engineArgs, produceDataset, runToCompletion, SERVICES, SLOW, startEngine, type Dump, type Topics } from './harness.js';
+
+const PARTITIONS = 4;
+const WEATHER_RECORDS = 1250;
+
+test('exactly-once results across kill -9, PostgreSQL outages, broker restarts and corrupt snapshots', { timeout: 1_500_000 }, async (t) => {
+  const topics: Topics = { sensor: uniqueName('int-sensor'), meter: uniqueName('int-meter'), weather: uniqueName('int-weather') };
+  const { cleanup } = await createTopics(Object.values(topics), PARTITIONS);
+  t.after(cleanup);
+  const total = await produceDataset(topics, PARTITIONS);
+  assert.ok(total >= 200000, `${total} records`);
+
+  const admin = new pg.Client(PG);
+  await admin.connect();
+  const schemas: string[] = [];
+  const dirs: string[] = [];
+  t.after(async () => {
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    await admin.end();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+  const scenario = async (name: string) => {
+    const schema = uniqueName(name).toLowerCase();
+    schemas.push(schema);
+    const checkpointDir = await mkdtemp(join(tmpdir(), `${name}-`));
+    dirs.push(checkpointDir);
+    return { schema, checkpointDir, group: uniqueName(name) };
+  };
+
+  // The reference: one uninterrupted run.
+  const ref = await scenario('ref');
+  await runToCompletion(engineArgs({ topics, ...ref }));
+  const expected: Dump = await dumpTables(ref.schema);
+  const weatherDead = expected.dead.filter((d) => d.topic === topics.weather).length;
+  const sum = expected.sensor.reduce((n, r) => n + Number(r.count), 0) + expected.meter.reduce((n, r) => n + Number(r.reading_count), 0);
+  assert.equal(sum + expected.dead.length + (WEATHER_RECORDS - weatherDead), total, 'the reference accounts for every record once');
+  assert.ok(expected.dead.length > 1000 && expected.sensor.length > 1000 && expected.weather.length > 0);
+
+  const same = async (schema: string, what: string) => {
+    const got = await dumpTables(schema);
+    assert.equal(got.sensor.length, expected.sensor.length, `${what}: sensor rows`);
+    assert.equal(got.meter.length, expected.meter.length, `${what}: consumption rows`);
+    assert.equal(got.dead.length, expected.dead.length, `${what}: dead letters`);
+    assert.deepEqual(got, expected, what);
+  };
+
+  await t.test('kill -9 at random moments and right after flushes and checkpoints, five times or more', async () => {
+    const s = await scenario('crash');
+    const args = engineArgs({ topics, ...s, extra: SLOW });
+    const plan = ['random', 'flushed', 'checkpoint', 'random', 'flushed', 'checkpoint'];
+    let kills = 0;
+    for (const mode of plan) {
+      const p = startEngine(args);
+      // Measured from the moment the (re)started engine owns its partitions: after a
+      // kill -9 the group first waits out the dead member's session.
+      const trigger = p.waitFor('partitions assigned').then(() =>
+        mode === 'random' ? new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 400))) : p.waitFor(mode),
+      );
+      const outcome = await Promise.race([trigger.then(() => 'kill'), p.exited.then(() => 'exited')]);
+      if (outcome === 'exited') {
+        const { code } = await p.exited;
+        assert.equal(code, 0, 'an attempt may only end by finishing');
+        break;
+      }
+      p.child.kill('SIGKILL');
+      const { signal } = await p.exited;
+      assert.equal(signal, 'SIGKILL');
+      kills++;
+      const progress = p.lines.filter((l) => l.msg === 'flushed').length;
+      t.diagnostic(`kill ${kills} (${mode}) after ${progress} flushes in this attempt`);
+    }
+    assert.ok(kills >= 5, `only ${kills} kills happened before the run finished`);
+    await runToCompletion(args);
+    await same(s.schema, 'after kill -9 and restarts');
+  });
+
+  await t.test('PostgreSQL refuses writes and drops connections for a while; nothing is lost', async () => {
+    const s = await scenario('pgout');
+    const role = s.schema + '_role';
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    t.after(() => admin.query(`DROP OWNED BY ${role} CASCADE; DROP ROLE IF EXISTS ${role}`).catch(() => {}));
+    await admin.query(`CREATE SCHEMA ${s.schema} AUTHORIZATION ${role}`);
+    const p = startEngine(engineArgs({ topics, ...s, extra: SLOW }), { POSTGRES_USER: role });
+    // The tables exist once the engine starts reading; from then on it cannot write.
+    await p.waitFor(/^available-now: processing/);
+    await admin.query(`REVOKE INSERT, UPDATE ON ALL TABLES IN SCHEMA ${s.schema} FROM ${role}`);
+    await p.waitFor(/PostgreSQL write failed/);
+    for (let i = 0; i < 6; i++) {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await admin.query(`GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA ${s.schema} TO ${role}`);
+    const { code } = await p.exited;
+    assert.equal(code, 0, p.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n'));
+    assert.ok(p.lines.some((l) => l.msg === 'PostgreSQL writes succeed again; resuming'));
+    await same(s.schema, 'after a PostgreSQL outage');
+  });
+
+  await t.test('the Kafka broker stops and starts again mid-run', async () => {
+    const s = await scenario('kafkart');
+    const p = startEngine(engineArgs({ topics, ...s, extra: SLOW }));
+    await p.waitFor('flushed');
+    // Freeze the engine mid-run while the broker stops, then let it run against the
+    // stopped broker for a while before the broker comes back.
+    p.child.kill('SIGSTOP');
+    const down = spawnSync(process.execPath, [SERVICES, 'down', '--no-postgres'], { encoding: 'utf8' });
+    p.child.kill('SIGCONT');
+    assert.equal(down.status, 0, down.stderr + down.stdout);
+    await new Promise((r) => setTimeout(r, 4000));
+    const up = spawnSync(process.execPath, [SERVICES, 'up', '--no-postgres'], { encoding: 'utf8' });
+    assert.equal(up.status, 0, up.stderr + up.stdout);
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 240000);
+    const { code } = await p.exited;
+    clearTimeout(timer);
+    assert.equal(code, 0, p.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n'));
+    const noticed = p.lines.filter((l) => String(l.msg).startsWith('kafka: ') && l.level !== 'debug');
+    t.diagnostic(`the engine logged ${noticed.length} Kafka client problems, e.g. ${JSON.stringify(noticed[0]?.msg)}`);
+    assert.ok(noticed.length > 0, 'the engine really ran into the stopped broker');
+    await same(s.schema, 'after a broker restart');
+  });
+
+  await t.test('a truncated newest snapshot falls back to the previous one', async () => {
+    const s = await scenario('corrupt');
+    const args = engineArgs({ topics, ...s, extra: SLOW });
+    const p = startEngine(args);
+    // Let a few checkpoints happen (and offsets be committed past the older ones).
+    await p.waitFor('partitions assigned');
+    for (let i = 0; i < 3; i++) await p.waitFor('checkpoint');
+    p.child.kill('SIGKILL');
+    await p.exited;
+    const dir = join(s.checkpointDir, s.group);
+    const snaps = (await readdir(dir)).filter((f) => /^snapshot-\d+\.json$/.test(f)).sort();
+    assert.ok(snaps.length >= 2, `snapshots: ${snaps}`);
+    await truncate(join(dir, snaps[snaps.length - 1]), 100);
+    const done = await runToCompletion(args);
+    assert.ok(done.lines.some((l) => l.msg === 'checkpoint is unreadable; falling back to the previous one'));
+    await same(s.schema, 'after falling back from a corrupt snapshot');
+  });
+});
