@@ -445,7 +445,7 @@ function ensureJars() {
   const r = spawnSync(mvn, ['-q', '-B', '-Dstyle.color=never', '-f', POM, 'dependency:copy-dependencies',
     `-DoutputDirectory=${tmp}`, '-DincludeScope=runtime'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   // Maven 3.8 prints stray ANSI resets even in batch mode; show only real text.
-  const output = `${r.stdout ?? ''}${r.stderr ?? ''}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
+  const output = `${r.stdout ?? ''}${r.stderr ?? ''}`.replace(new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'), '').trim();
   if (output) console.error(output);
   if (r.error || r.status !== 0 || !hasJars(tmp)) {
     fs.rmSync(tmp, { recursive: true, force: true });
