@@ -41,7 +41,14 @@ export interface EngineReply {
   baselineRss: number;
 }
 
-serveChild<EngineRequest, EngineReply>(async (req, onMessage) => {
+/** Messages from the parent: stop the engine, reset its histograms, or report them now. */
+export type EngineMessage = { stop: true } | { reset: true } | { mark: string };
+/** Events to the parent. */
+export type EngineEvent =
+  | { ready: true }
+  | { mark: string; recordsIn: number; batchLatency: LatencySummary; flushLatency: LatencySummary; finalToCommit: LatencySummary; peakRss: number };
+
+serveChild<EngineRequest, EngineReply>(async (req, ctx) => {
   const { config } = loadConfig(req.argv, {});
   const rss = new RssSampler(100);
   const baselineRss = rss.peak;
@@ -50,13 +57,34 @@ serveChild<EngineRequest, EngineReply>(async (req, onMessage) => {
   const app = createApp(config, silentLogger);
   let firstAt = 0;
   let lastAt = 0;
+  let ready = false;
   const watch = setInterval(() => {
     const n = app.metrics.totalIn();
     if (firstAt === 0 && n > 0) firstAt = performance.now();
     if (lastAt === 0 && n >= req.expected) lastAt = performance.now();
+    if (!ready && app.engine.status().assigned > 0) {
+      ready = true;
+      ctx.emit({ ready: true } satisfies EngineEvent);
+    }
   }, 100);
-  onMessage((m) => {
-    if ((m as { stop?: boolean }).stop) void app.engine.stop();
+  const m = app.metrics;
+  ctx.onMessage((msg) => {
+    const x = msg as EngineMessage;
+    if ('stop' in x) void app.engine.stop();
+    else if ('reset' in x) {
+      m.batchLatency.reset();
+      m.flushLatency.reset();
+      m.finalToCommit.reset();
+    } else if ('mark' in x) {
+      ctx.emit({
+        mark: x.mark,
+        recordsIn: m.totalIn(),
+        batchLatency: summarize(m.batchLatency),
+        flushLatency: summarize(m.flushLatency),
+        finalToCommit: summarize(m.finalToCommit),
+        peakRss: rss.peak,
+      } satisfies EngineEvent);
+    }
   });
   try {
     await app.run();
@@ -67,7 +95,6 @@ serveChild<EngineRequest, EngineReply>(async (req, onMessage) => {
   const cpu = cpuMsSince(cpu0);
   const peakRss = rss.stop();
   await app.close();
-  const m = app.metrics;
   return {
     wallMs,
     firstRecordMs: firstAt === 0 ? NaN : firstAt - t0,
