@@ -99,6 +99,13 @@ test('exactly-once results across kill -9, PostgreSQL outages, broker restarts a
     await p.waitFor(/^available-now: processing/);
     await admin.query(`REVOKE INSERT, UPDATE ON ALL TABLES IN SCHEMA ${s.schema} FROM ${role}`);
     await p.waitFor(/PostgreSQL write failed/);
+    // While writes fail, fetching pauses: the records read stop growing (bounded memory).
+    const readSoFar = () => Number([...p.lines].reverse().find((l) => l.msg === 'progress')?.records ?? -1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = readSoFar();
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(readSoFar(), before, 'no records are read while the sink is down');
+    assert.ok(before < total, 'the outage struck mid-run');
     for (let i = 0; i < 6; i++) {
       await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
       await new Promise((r) => setTimeout(r, 500));
