@@ -24,6 +24,12 @@
  * - A window is written only when no unmerged batch could still contribute to it: the
  *   threshold is the lowest of the topic's watermark and the watermark every in-flight
  *   batch was dispatched with (lateness is decided at dispatch).
+ * - Crash during a rebalance: nothing is committed while partitions move; the state and
+ *   offsets in the last snapshot still describe each other, and on (re)assignment every
+ *   partition is sought to the offset the state covers, whatever Kafka's committed offset
+ *   says (a batch fetched from elsewhere before the seek lands is dropped unprocessed).
+ * - Sums and averages are exact integer arithmetic, so a replay that batches records
+ *   differently produces the same digits (floating-point sums would not).
  */
 import { performance } from 'node:perf_hooks';
 import { KIND_NAMES, Kind, REASONS, R_LATE, type AggregateResult } from '../workers/protocol.js';
@@ -132,6 +138,8 @@ export class Engine {
   private readonly sinkSignal = new Signal();
   private lastCheckpoint = 0;
   private checkpointRequested = false;
+  /** Something a snapshot records has changed since the last one. */
+  private dirty = true;
   private sinkFailing = false;
   private pendingRows = 0;
   private readonly now: () => number;
@@ -415,6 +423,7 @@ export class Engine {
         this.account(k.kind, r);
       }
       if (maxTs > ps.maxTs) ps.maxTs = maxTs;
+      this.dirty = true;
       k.clock.observe(batch.partition, maxTs);
       this.afterBatch(ps, k, batch, msgs[msgs.length - 1].offset + 1);
       this.deps.metrics.batchLatency.recordMs(performance.now() - t0);
@@ -431,6 +440,7 @@ export class Engine {
   }
 
   private afterBatch(ps: PartState, k: KindState, batch: SourceBatch, next: number): void {
+    if (ps.next !== next) this.dirty = true;
     ps.next = next;
     ps.high = Math.max(ps.high, batch.highWatermark);
     const end = ps.target ?? batch.highWatermark;
@@ -502,6 +512,7 @@ export class Engine {
         }
         k.pending.push(...fin);
         any = true;
+        this.dirty = true;
       }
     }
     if (any || this.deadLetters.length >= 10000 || now - this.lastCheckpoint >= this.opts.checkpointIntervalMs) {
@@ -596,6 +607,7 @@ export class Engine {
 
   private async checkpointNow(finalWrite: boolean): Promise<void> {
     const started = this.now();
+    const requested = this.checkpointRequested;
     this.checkpointRequested = false;
     this.barrier = true;
     try {
@@ -603,6 +615,8 @@ export class Engine {
       if (finalWrite) this.takeAll();
       else this.tick();
       await this.flush();
+      if (!this.dirty && !finalWrite && !requested) return;
+      this.dirty = false;
       const snap = await this.deps.checkpoints.save({ groupId: this.opts.groupId, topics: this.snapshotTopics() });
       const offsets = [...this.parts.values()]
         .filter((p) => p.assigned && p.next !== null)
