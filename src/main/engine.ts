@@ -122,6 +122,8 @@ export interface EngineStatus {
 
 const KINDS: Kind[] = [Kind.sensor, Kind.meter, Kind.weather];
 
+class StoppedDuringStartup extends Error {}
+
 export class Engine {
   private readonly kinds: KindState[];
   private readonly byTopic = new Map<string, KindState>();
@@ -212,36 +214,23 @@ export class Engine {
   async run(): Promise<void> {
     const { source, checkpoints } = this.deps;
     const topics = this.kinds.map((k) => k.topic);
-    await source.connect();
-    const partitions = await source.ensureTopics(topics, this.opts.createTopics, this.opts.topicPartitions);
-
-    const snap = await checkpoints.loadLatest();
-    if (snap !== null) this.restore(snap);
-
-    // Where each partition starts: the snapshot wins over Kafka's committed offset.
-    for (const k of this.kinds) {
-      const offs = await source.offsets(k.topic);
-      const committed = await source.committed(k.topic);
-      for (const o of offs) {
-        const ps = this.part(k.topic, o.partition);
-        if (ps.next === null) {
-          const c = committed.get(o.partition) ?? -1;
-          ps.next = c >= 0 ? c : this.opts.startingOffsets === 'earliest' ? o.low : o.high;
-        }
-        if (ps.next < o.low) {
-          this.log.warn('records were deleted by retention before they were processed', {
-            topic: k.topic,
-            partition: o.partition,
-            from: ps.next,
-            to: o.low,
-          });
-          ps.next = o.low;
-        }
-        if (this.opts.availableNow) ps.target = o.high;
-        ps.high = o.high;
+    // A stop while still connecting (Kafka unreachable at start) ends the run at once.
+    const startup = <T>(p: Promise<T>): Promise<T> =>
+      Promise.race([p, this.done.then(() => Promise.reject(new StoppedDuringStartup()))]);
+    try {
+      await startup(source.connect());
+      await startup(source.ensureTopics(topics, this.opts.createTopics, this.opts.topicPartitions));
+      const snap = await startup(checkpoints.loadLatest());
+      if (snap !== null) this.restore(snap);
+      await startup(this.startingOffsets());
+    } catch (e) {
+      if (e instanceof StoppedDuringStartup) {
+        this.log.info('stopped before the engine had started');
+        return;
       }
-      void partitions;
+      throw e;
     }
+
     if (this.opts.availableNow) {
       const total = [...this.parts.values()].reduce((n, p) => n + Math.max(0, (p.target ?? 0) - (p.next ?? 0)), 0);
       this.log.info('available-now: processing the records present at start', { records: total });
@@ -267,6 +256,34 @@ export class Engine {
     await sinkLoop;
     if (this.fatal !== null) throw this.fatal;
   }
+
+  /** Where each partition starts: the snapshot wins over Kafka's committed offset. */
+  private async startingOffsets(): Promise<void> {
+    const { source } = this.deps;
+    for (const k of this.kinds) {
+      const offs = await source.offsets(k.topic);
+      const committed = await source.committed(k.topic);
+      for (const o of offs) {
+        const ps = this.part(k.topic, o.partition);
+        if (ps.next === null) {
+          const c = committed.get(o.partition) ?? -1;
+          ps.next = c >= 0 ? c : this.opts.startingOffsets === 'earliest' ? o.low : o.high;
+        }
+        if (ps.next < o.low) {
+          this.log.warn('records were deleted by retention before they were processed', {
+            topic: k.topic,
+            partition: o.partition,
+            from: ps.next,
+            to: o.low,
+          });
+          ps.next = o.low;
+        }
+        if (this.opts.availableNow) ps.target = o.high;
+        ps.high = o.high;
+      }
+    }
+  }
+
 
   private key(topic: string, partition: number): string {
     return topic + ':' + partition;
@@ -678,6 +695,12 @@ export class Engine {
     if (this.stopping) return this.done;
     this.stopping = true;
     this.gateSignal.notify();
+    if (!this.started) {
+      // Still starting: there is no state of this run to save, and a snapshot now would
+      // replace the real one with an empty state.
+      this.end();
+      return;
+    }
     const work = (async () => {
       // Order matters: stop fetching, let in-flight batches finish, checkpoint and commit
       // while the consumer still belongs to the group, and only then leave it.
