@@ -1,14 +1,21 @@
 /** A wake-up signal: `wait(ms)` resolves on the next `notify()` or after `ms`. */
 export class Signal {
   private waiters: (() => void)[] = [];
+  /** A notify() that found nobody waiting: the next wait() returns at once. */
+  private latched = false;
 
   notify(): void {
     const w = this.waiters;
     this.waiters = [];
+    if (w.length === 0) this.latched = true;
     for (const f of w) f();
   }
 
   wait(ms: number): Promise<void> {
+    if (this.latched) {
+      this.latched = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(t);

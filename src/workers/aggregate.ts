@@ -142,6 +142,18 @@ function readDecimal(
 class Dict {
   readonly ids = new Map<string, number>();
   readonly names: string[] = [];
+  private readonly byType = new Map<string, Map<string, number>>();
+  /** Id of the pair (a, b), named `${a}\0${b}`, without building the name for known pairs. */
+  id2(a: string, b: string): number {
+    let inner = this.byType.get(a);
+    if (inner === undefined) this.byType.set(a, (inner = new Map()));
+    let id = inner.get(b);
+    if (id === undefined) {
+      id = this.id(a + '\u0000' + b);
+      inner.set(b, id);
+    }
+    return id;
+  }
   id(s: string): number {
     let id = this.ids.get(s);
     if (id === undefined) {
@@ -184,7 +196,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
       if (Number.isNaN(t)) continue;
       ts[m] = t;
       val[m] = x;
-      grp[m] = groups.id(type + '\u0000' + id);
+      grp[m] = groups.id2(type, id);
       srcIndex[m++] = i;
     }
   } else if (task.kind === Kind.meter) {

@@ -23,6 +23,52 @@ const ISO_RE =
  * milliseconds. Returns epoch milliseconds (an integer), or NaN if it cannot be read.
  */
 export function parseTimestamp(v: unknown): number {
+  if (typeof v === 'string') {
+    const t = fastTimestamp(v);
+    if (t === t) return t; // not NaN
+  }
+  return parseTimestampSlow(v);
+}
+
+let cachedMinute = '';
+let cachedMinuteMs = NaN;
+const digit = (c: number): boolean => c >= 48 && c <= 57;
+
+/**
+ * Fast path for the common forms `YYYY-MM-DDTHH:MM:SS[.fff…][Z]`: the minute is
+ * parsed by the general code once and cached (consecutive records share it), seconds and
+ * milliseconds are read by hand. Anything else returns NaN and takes the general path.
+ */
+function fastTimestamp(v: string): number {
+  // A trailing 'Z' is UTC, the same as no zone.
+  const n = v.charCodeAt(v.length - 1) === 90 ? v.length - 1 : v.length;
+  if (n < 19 || v.charCodeAt(16) !== 58 || !digit(v.charCodeAt(17)) || !digit(v.charCodeAt(18))) return NaN;
+  const sec = (v.charCodeAt(17) - 48) * 10 + (v.charCodeAt(18) - 48);
+  if (sec > 59) return NaN;
+  let ms = 0;
+  if (n > 19) {
+    if (v.charCodeAt(19) !== 46 || n === 20) return NaN;
+    for (let i = 20; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (!digit(c)) return NaN;
+      if (i < 23) ms = ms * 10 + (c - 48);
+    }
+    if (n === 21) ms *= 100;
+    else if (n === 22) ms *= 10;
+  }
+  if (!(cachedMinute.length === 16 && v.startsWith(cachedMinute))) {
+    const head = v.slice(0, 16);
+    if (head.charCodeAt(10) !== 84 && head.charCodeAt(10) !== 32 && head.charCodeAt(10) !== 116) return NaN;
+    const base = parseTimestampSlow(head);
+    if (base !== base) return NaN;
+    cachedMinute = head;
+    cachedMinuteMs = base;
+  }
+  const t = cachedMinuteMs + sec * 1000 + ms;
+  return t <= MAX_MS ? t : NaN;
+}
+
+function parseTimestampSlow(v: unknown): number {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return NaN;
     const ms = Math.floor(v);

@@ -64,3 +64,28 @@ test('text: length in characters (code points), NUL and lone surrogates rejected
   assert.match(checkText('f', '', 50)!, /empty/);
   assert.equal(checkText('f', 'tab\there\nnew\\"quote" ë ж 日本', 50), null);
 });
+
+test('timestamps: the fast path agrees with the general parser, minute cache included', () => {
+  const forms = [
+    '2026-11-28T02:51:52.512000', '2026-11-28T02:51:52.512Z', '2026-11-28T02:51:52Z', '2026-11-28T02:51:52',
+    '2026-11-28 02:51:07.1', '2026-11-28T02:51:07.12', '2026-11-28T02:52:00.000', '2024-02-29T23:59:59.999Z',
+    '2026-11-28T02:51:60', '2026-11-28T02:51:5', '2026-11-28T02:51:52.', '2026-11-28T02:51:52.51x', '2026-02-30T02:51:52',
+    '2026-11-28X02:51:52', '2026-11-28T02:51:52.5+01:00', '2026-11-28T02:51:52ZZ', '9999-12-31T23:59:59.999Z',
+  ];
+  const reference = (v: string): number => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|\+01:00)?$/.exec(v);
+    if (!m) return NaN;
+    const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
+    if (s > 59 || mo > 12) return NaN;
+    const t = Date.UTC(y, mo - 1, d, h, mi, s, m[7] ? Number((m[7] + '00').slice(0, 3)) : 0);
+    if (new Date(t).getUTCDate() !== d) return NaN;
+    return m[8] === '+01:00' ? t - 3600000 : t;
+  };
+  for (let round = 0; round < 2; round++) {
+    for (const v of forms) {
+      const a = parseTimestamp(v);
+      const b = reference(v);
+      assert.ok(a === b || (Number.isNaN(a) && Number.isNaN(b)), `${v}: ${a} vs ${b}`);
+    }
+  }
+});
