@@ -17,6 +17,7 @@ export interface EngineConfig {
   idleTimeoutMs: number;
   workers: number;
   taskRecords: number;
+  maxInflightBatches: number;
   maxBytesPerPartition: number;
   maxBytes: number;
   maxWaitMs: number;
@@ -74,6 +75,7 @@ interface Flat {
   idleTimeout: number;
   workers: number;
   taskRecords: number;
+  maxInflightBatches: number;
   maxBytesPerPartition: number;
   maxBytes: number;
   maxWait: number;
@@ -195,6 +197,7 @@ export const OPTIONS = [
   opt('idleTimeout', '--idle-timeout', 'SMARTGRID_IDLE_TIMEOUT', '10s', duration(0), 'a caught-up partition stops holding the watermark back after this long'),
   opt('workers', '--workers', 'SMARTGRID_WORKERS', String(availableParallelism()), int(1, 256), 'worker threads (default: number of cores)'),
   opt('taskRecords', '--task-records', 'SMARTGRID_TASK_RECORDS', '8192', int(16, 1000000), 'most records per worker task'),
+  opt('maxInflightBatches', '--max-inflight-batches', 'SMARTGRID_MAX_INFLIGHT_BATCHES', '8', int(1, 1024), 'fetched batches being decoded at once (fetching overlaps decoding)'),
   opt('maxBytesPerPartition', '--max-bytes-per-partition', 'SMARTGRID_MAX_BYTES_PER_PARTITION', '2mb', bytes(1024, 1073741824), 'Kafka fetch size per partition'),
   opt('maxBytes', '--max-bytes', 'SMARTGRID_MAX_BYTES', '16mb', bytes(1024, 1073741824), 'Kafka fetch size per request'),
   opt('maxWait', '--max-wait', 'SMARTGRID_MAX_WAIT', '100ms', duration(0, 60000), 'how long the broker may wait to fill a fetch'),
@@ -280,6 +283,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       idleTimeoutMs: f.idleTimeout,
       workers: f.workers,
       taskRecords: f.taskRecords,
+      maxInflightBatches: f.maxInflightBatches,
       maxBytesPerPartition: f.maxBytesPerPartition,
       maxBytes: f.maxBytes,
       maxWaitMs: f.maxWait,

@@ -56,6 +56,7 @@ export interface EngineOptions {
   allowedLatenessMs: number;
   idleTimeoutMs: number;
   taskRecords: number;
+  maxInflightBatches: number;
   checkpointIntervalMs: number;
   availableNow: boolean;
   startingOffsets: 'earliest' | 'latest';
@@ -92,8 +93,12 @@ interface PartState {
   kind: Kind;
   topic: string;
   partition: number;
-  /** Next offset to process; null until known. */
+  /** Next offset to process: everything below it is in the state; null until known. */
   next: number | null;
+  /** Next offset expected from the source: `next` plus the batches in flight. */
+  fetched: number | null;
+  /** Merges of this partition's batches, in fetch order. */
+  chain: Promise<void>;
   assigned: boolean;
   /** A seek to `next` was requested and not yet seen to take effect. */
   seeking: boolean;
@@ -278,6 +283,7 @@ export class Engine {
           });
           ps.next = o.low;
         }
+        ps.fetched = ps.next;
         if (this.opts.availableNow) ps.target = o.high;
         ps.high = o.high;
       }
@@ -295,7 +301,19 @@ export class Engine {
     if (ps === undefined) {
       const k = this.byTopic.get(topic);
       if (k === undefined) throw new SmartGridError('INTERNAL', `record from unexpected topic ${topic}`);
-      ps = { kind: k.kind, topic, partition, next: null, assigned: false, seeking: false, target: null, maxTs: -Infinity, high: 0 };
+      ps = {
+        kind: k.kind,
+        topic,
+        partition,
+        next: null,
+        fetched: null,
+        chain: Promise.resolve(),
+        assigned: false,
+        seeking: false,
+        target: null,
+        maxTs: -Infinity,
+        high: 0,
+      };
       this.parts.set(key, ps);
     }
     return ps;
@@ -322,6 +340,7 @@ export class Engine {
       for (const o of t.offsets) {
         const ps = this.part(t.topic, o.partition);
         ps.next = o.offset;
+        ps.fetched = o.offset;
         ps.maxTs = t.partitions.find((p) => p.partition === o.partition)?.maxTs ?? -Infinity;
       }
     }
@@ -346,9 +365,10 @@ export class Engine {
       // Until we know better, a partition holds the watermark back.
       clock.assign(a.partition, true, now);
       clock.observe(a.partition, ps.maxTs);
-      if (ps.next !== null) {
+      if (ps.fetched !== null) {
+        // Batches still in flight will be merged; the source continues after them.
         ps.seeking = true;
-        this.deps.source.seek(a.topic, a.partition, ps.next);
+        this.deps.source.seek(a.topic, a.partition, ps.fetched);
       }
     }
     this.lastAssignmentChange = now;
@@ -382,7 +402,12 @@ export class Engine {
   // ---------------------------------------------------------------- hot path
 
   private backpressured(): boolean {
-    return this.barrier || this.sinkFailing || this.pendingRows > this.opts.maxPendingRows;
+    return (
+      this.barrier ||
+      this.sinkFailing ||
+      this.pendingRows > this.opts.maxPendingRows ||
+      this.active >= this.opts.maxInflightBatches
+    );
   }
 
   private async gate(ctx: BatchContext): Promise<void> {
@@ -392,67 +417,90 @@ export class Engine {
     }
   }
 
+  /**
+   * Takes a fetched batch: filters what the state already covers, dispatches the rest to
+   * the workers and returns at once, so that the client fetches the next batch while the
+   * workers decode this one (kafkajs waits for eachBatch before fetching again). Results
+   * are merged per partition in fetch order; at most `maxInflightBatches` batches are in
+   * flight.
+   */
   private async onBatch(batch: SourceBatch, ctx: BatchContext): Promise<boolean> {
     await this.gate(ctx);
     if (this.stopping) return false;
     const ps = this.part(batch.topic, batch.partition);
     const k = this.kinds[ps.kind];
     let msgs = batch.messages;
-    if (ps.next !== null) {
+    const pos = ps.fetched;
+    if (pos !== null) {
       const first = msgs[0].offset;
-      if (first > ps.next) {
+      if (first > pos) {
         if (ps.seeking) {
           // kafkajs fetched from its own position before our seek took effect.
-          this.deps.source.seek(batch.topic, batch.partition, ps.next);
+          this.deps.source.seek(batch.topic, batch.partition, pos);
           ps.seeking = false;
           return false;
         }
         this.log.warn('offsets skipped (deleted by retention or compaction)', {
           topic: batch.topic,
           partition: batch.partition,
-          expected: ps.next,
+          expected: pos,
           got: first,
         });
       }
-      if (first < ps.next) msgs = msgs.filter((m) => m.offset >= ps.next!);
+      if (first < pos) msgs = msgs.filter((m) => m.offset >= pos);
     }
     ps.seeking = false;
     if (ps.target !== null) msgs = msgs.filter((m) => m.offset < ps.target!);
-    if (msgs.length === 0) {
-      this.afterBatch(ps, k, batch, batch.messages[batch.messages.length - 1].offset + 1);
-      return true;
-    }
+    // The position after this batch: records at or beyond an available-now target are
+    // left for a later run; offsets missing before the target (compaction) are skipped.
+    let next: number;
+    if (msgs.length > 0) next = msgs[msgs.length - 1].offset + 1;
+    else if (ps.target !== null && batch.messages[0].offset >= ps.target) next = Math.max(pos ?? 0, ps.target);
+    else next = Math.max(pos ?? 0, Math.min(batch.messages[batch.messages.length - 1].offset + 1, ps.target ?? Infinity));
+    ps.fetched = next;
 
     const id = ++this.batchSeq;
     const t0 = performance.now();
     const wd = k.clock.watermark;
     k.inflight.set(id, wd);
     this.active++;
-    try {
+    let work: Promise<{ tasks: ReturnType<typeof route>; results: AggregateResult[] }> | null = null;
+    if (msgs.length > 0) {
       const tasks = route(msgs, k.kind, k.windowMs, wd, this.deps.pool.threads, this.opts.taskRecords);
-      const results = await Promise.all(tasks.map((t) => this.deps.pool.run(t.task)));
-      let maxTs = -Infinity;
-      for (let i = 0; i < results.length; i++) {
-        const r = results[i];
-        k.store.merge(r);
-        this.collectRejects(batch, msgs, tasks[i].index, r);
-        if (r.partMaxTs[0] > maxTs) maxTs = r.partMaxTs[0];
-        this.account(k.kind, r);
-      }
-      if (maxTs > ps.maxTs) ps.maxTs = maxTs;
-      this.dirty = true;
-      k.clock.observe(batch.partition, maxTs);
-      this.afterBatch(ps, k, batch, msgs[msgs.length - 1].offset + 1);
-      this.deps.metrics.batchLatency.recordMs(performance.now() - t0);
-    } catch (e) {
-      this.fail(e instanceof SmartGridError ? e : new SmartGridError('INTERNAL', 'batch processing failed', { cause: e }));
-      throw e;
-    } finally {
-      k.inflight.delete(id);
-      this.active--;
-      if (this.active === 0) this.idleSignal.notify();
+      work = Promise.all(tasks.map((t) => this.deps.pool.run(t.task))).then((results) => ({ tasks, results }));
+      // Reported through the chain below; this only keeps the rejection from being unhandled.
+      work.catch(() => {});
     }
-    this.tick();
+    const merge = async (): Promise<void> => {
+      if (work !== null) {
+        const { tasks, results } = await work;
+        let maxTs = -Infinity;
+        for (let i = 0; i < results.length; i++) {
+          const r = results[i];
+          k.store.merge(r);
+          this.collectRejects(batch, msgs, tasks[i].index, r);
+          if (r.partMaxTs[0] > maxTs) maxTs = r.partMaxTs[0];
+          this.account(k.kind, r);
+        }
+        if (maxTs > ps.maxTs) ps.maxTs = maxTs;
+        this.dirty = true;
+        k.clock.observe(batch.partition, maxTs);
+        this.deps.metrics.batchLatency.recordMs(performance.now() - t0);
+      }
+      this.afterBatch(ps, k, batch, next);
+    };
+    ps.chain = ps.chain
+      .then(merge)
+      .catch((e: unknown) => {
+        this.fail(e instanceof SmartGridError ? e : new SmartGridError('INTERNAL', 'batch processing failed', { cause: e }));
+      })
+      .finally(() => {
+        k.inflight.delete(id);
+        this.active--;
+        if (this.active === 0) this.idleSignal.notify();
+        this.gateSignal.notify();
+        this.tick();
+      });
     return true;
   }
 
