@@ -2,7 +2,7 @@
  * Decode, validate, window and aggregate one packed batch of records of one kind.
  * Runs inside a worker thread; pure apart from reusing its column buffers.
  */
-import { Buffer, isUtf8 } from 'node:buffer';
+import { Buffer, isAscii, isUtf8 } from 'node:buffer';
 import { threadId } from 'node:worker_threads';
 import { ColumnBuffers, columnValues } from '../arrow/columns.js';
 import { checkText, describe, fitsDecimal, parseNumber, parseTimestamp } from './parse.js';
@@ -54,16 +54,40 @@ class Rejects {
 
 type Obj = Record<string, unknown>;
 
+/**
+ * The task's payloads as text. When the whole buffer is ASCII (the usual case) it is
+ * decoded once and records are cheap slices of that string, with no per-record UTF-8
+ * check; otherwise each record is checked and decoded on its own.
+ */
+class Payloads {
+  private readonly text: string | null;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly off: Uint32Array,
+  ) {
+    this.text = isAscii(buf) ? buf.toString('latin1') : null;
+  }
+
+  /** Record i as a string, or null when it is not valid UTF-8. */
+  get(i: number): string | null {
+    const a = this.off[i];
+    const b = this.off[i + 1];
+    if (this.text !== null) return this.text.slice(a, b);
+    return isUtf8(this.buf.subarray(a, b)) ? this.buf.toString('utf8', a, b) : null;
+  }
+}
+
 /** Parses record i into an object, or records why not. */
-function parseRecord(buf: Buffer, a: number, b: number, i: number, rej: Rejects): Obj | null {
-  const bytes = buf.subarray(a, b);
-  if (!isUtf8(bytes)) {
+function parseRecord(src: Payloads, i: number, rej: Rejects): Obj | null {
+  const text = src.get(i);
+  if (text === null) {
     rej.add(i, R_INVALID_JSON, 'payload is not valid UTF-8');
     return null;
   }
   let v: unknown;
   try {
-    v = JSON.parse(buf.toString('utf8', a, b));
+    v = JSON.parse(text);
   } catch (e) {
     rej.add(i, R_INVALID_JSON, `payload is not valid JSON: ${(e as Error).message}`);
     return null;
@@ -143,13 +167,17 @@ class Dict {
   readonly ids = new Map<string, number>();
   readonly names: string[] = [];
   private readonly byType = new Map<string, Map<string, number>>();
-  /** Id of the pair (a, b), named `${a}\0${b}`, without building the name for known pairs. */
+  /**
+   * Id of the pair (a, b), named `${a}\0${b}`: a small map per `a` (sensor types are few),
+   * so a known pair costs two lookups and no string building.
+   */
   id2(a: string, b: string): number {
     let inner = this.byType.get(a);
     if (inner === undefined) this.byType.set(a, (inner = new Map()));
     let id = inner.get(b);
     if (id === undefined) {
-      id = this.id(a + '\u0000' + b);
+      id = this.names.length;
+      this.names.push(a + '\u0000' + b);
       inner.set(b, id);
     }
     return id;
@@ -169,7 +197,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
   const t0 = process.hrtime.bigint();
   const n = task.offsets.length - 1;
   const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-  const off = task.offsets;
+  const src = new Payloads(buf, task.offsets);
   const rej = new Rejects();
   const groups = new Dict();
   const conds = new Dict();
@@ -184,7 +212,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     const val = cols.f64.get('value')!;
     const grp = cols.i32.get('group')!;
     for (let i = 0; i < n; i++) {
-      const o = parseRecord(buf, off[i], off[i + 1], i, rej);
+      const o = parseRecord(src, i, rej);
       if (o === null) continue;
       const id = readText(o, 'sensor_id', LIMITS.sensorId, i, rej);
       if (id === null) continue;
@@ -203,7 +231,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     const val = cols.f64.get('reading')!;
     const grp = cols.i32.get('group')!;
     for (let i = 0; i < n; i++) {
-      const o = parseRecord(buf, off[i], off[i + 1], i, rej);
+      const o = parseRecord(src, i, rej);
       if (o === null) continue;
       const cust = readText(o, 'customer_id', LIMITS.customerId, i, rej);
       if (cust === null) continue;
@@ -224,7 +252,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     const wind = cols.f64.get('wind_speed')!;
     const cond = cols.i32.get('condition')!;
     for (let i = 0; i < n; i++) {
-      const o = parseRecord(buf, off[i], off[i + 1], i, rej);
+      const o = parseRecord(src, i, rej);
       if (o === null) continue;
       const t = readTimestamp(o, i, rej);
       if (Number.isNaN(t)) continue;
