@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../loadgen/random.js';
 import { threadId } from 'node:worker_threads';
 import type pg from 'pg';
 import { createApp } from '../../src/main/app.js';
@@ -25,14 +26,6 @@ const MIN = 60000;
 const HOUR = 3600000;
 const PARTITIONS = 3;
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Renders an event time in one of the forms the contract allows. */
 function timeForm(ms: number, style: number): string | number {

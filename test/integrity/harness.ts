@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../loadgen/random.js';
 import pg from 'pg';
 import { kafka, KAFKA_BROKER, PG } from '../helpers.js';
 
@@ -14,14 +15,6 @@ export const SERVICES = fileURLToPath(new URL('../../../scripts/services.mjs', i
 
 const BASE = Date.UTC(2026, 10, 27, 0, 0, 0);
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Topics {
   sensor: string;
