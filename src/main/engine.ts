@@ -762,6 +762,11 @@ export class Engine {
     });
     try {
       await Promise.race([work, timeout]);
+    } catch (e) {
+      // The run ends with this error (exit code 1): what was not checkpointed is replayed
+      // from the previous snapshot at the next start.
+      if (this.fatal === null) this.fatal = e instanceof Error ? e : new Error(String(e));
+      throw e;
     } finally {
       this.end();
     }
