@@ -140,6 +140,25 @@ test('exactly-once results across kill -9, PostgreSQL outages, broker restarts a
     await same(s.schema, 'after a broker restart');
   });
 
+  await t.test('SIGTERM mid-run stops gracefully (exit 0, bounded time); the next run finishes exactly', async () => {
+    const s = await scenario('sigterm');
+    const args = engineArgs({ topics, ...s, extra: SLOW });
+    const live = args.filter((a) => a !== '--available-now');
+    const p = startEngine(live);
+    await p.waitFor('partitions assigned');
+    await p.waitFor('flushed');
+    const t0 = Date.now();
+    p.child.kill('SIGTERM');
+    const { code } = await p.exited;
+    const took = Date.now() - t0;
+    assert.equal(code, 0, p.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n'));
+    assert.ok(took < 30000, `stopped in ${took} ms`);
+    assert.ok(p.lines.some((l) => l.msg === 'stopped'));
+    t.diagnostic(`graceful stop took ${took} ms`);
+    await runToCompletion(args);
+    await same(s.schema, 'after a graceful stop and a restart');
+  });
+
   await t.test('a truncated newest snapshot falls back to the previous one', async () => {
     const s = await scenario('corrupt');
     const args = engineArgs({ topics, ...s, extra: SLOW });
