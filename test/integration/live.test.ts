@@ -87,6 +87,15 @@ test('live mode: windows are written as the watermark passes them; stop, rebalan
   assert.deepEqual([...new Set(rows1.map((r) => r.ws))], [BASE, BASE + 5 * MIN, BASE + 10 * MIN]);
   assert.deepEqual(rows1.filter((r) => r.ws === BASE).map((r) => [r.count, r.avg_value]), Array(4).fill([5, 12]));
 
+  // /metrics while the engine runs: every record read is counted once, by outcome.
+  const scrape = await (await fetch(`http://127.0.0.1:${run.app.httpPort()}/metrics`)).text();
+  const counted = (outcome: string) =>
+    Number(scrape.split('\n').find((l) => l.startsWith(`smartgrid_records_in_total{topic="${topics.sensor}",outcome="${outcome}"}`))?.split(' ')[1]);
+  assert.equal(counted('aggregated'), first.length);
+  assert.equal(counted('aggregated') + counted('late') + counted('bad'), first.length);
+  assert.match(scrape, new RegExp(`smartgrid_consumer_lag\\{topic="${topics.sensor}",partition="0"\\} 0`));
+  assert.match(scrape, /smartgrid_healthy 1/);
+
   // A second member joins the group and leaves: partitions are revoked and come back.
   const intruder = kafka().consumer({ groupId: group, sessionTimeout: 6000 });
   await intruder.connect();
