@@ -128,14 +128,26 @@ export function parseNumber(v: unknown): number {
 
 /**
  * Whether |x| rounded to `scale` decimal places fits a DECIMAL(precision, scale) column,
- * as PostgreSQL would round it on insert (half away from zero).
+ * exactly as PostgreSQL judges it: the engine sends a number as its shortest decimal form
+ * (String(x)), and PostgreSQL rounds that decimal half away from zero. Values clearly
+ * inside the limit take a fast path; near the limit the decimal digits are inspected, so
+ * 999999.99995 is out of range for DECIMAL(10, 4) and 999999.99994999 is not, whatever
+ * binary rounding `x * 10^scale` would do.
  */
 export function fitsDecimal(x: number, precision: number, scale: number): boolean {
   const limit = 10 ** (precision - scale);
-  const f = 10 ** scale;
-  // Round through the shortest decimal form so that 999999.99995 is judged as written.
-  const r = Math.round(Math.abs(x) * f) / f;
-  return r < limit;
+  const a = Math.abs(x);
+  if (a < limit - 1) return true;
+  if (a >= limit) return false;
+  // limit − 1 ≤ a < limit: does rounding to `scale` places carry into the limit?
+  const text = String(a);
+  if (text.includes('e')) return true; // only tiny numbers print with an exponent here
+  const dot = text.indexOf('.');
+  if (dot < 0) return true;
+  const frac = text.slice(dot + 1);
+  if (frac.length <= scale) return true;
+  // Rounding carries all the way up only if every kept digit is 9 and the next is ≥ 5.
+  return !(/^9*$/.test(frac.slice(0, scale)) && frac.charCodeAt(scale) >= 53);
 }
 
 /**

@@ -89,3 +89,13 @@ test('timestamps: the fast path agrees with the general parser, minute cache inc
     }
   }
 });
+
+test('DECIMAL limits are judged on the decimal form PostgreSQL receives, at every boundary', () => {
+  const cases: [number, number, number, boolean][] = [
+    [999999.99995, 10, 4, false], [999999.99994999, 10, 4, true], [999999.9999, 10, 4, true], [-999999.99995, 10, 4, false],
+    [999999.5, 10, 4, true], [999999, 10, 4, true], [1000000, 10, 4, false], [99999.995, 7, 2, false], [99999.994, 7, 2, true],
+    [999.995, 5, 2, false], [999.9949999999, 5, 2, true], [99999999.99995, 12, 4, false], [99999999.9999, 12, 4, true],
+    [0.00005, 10, 4, true], [123.456789, 5, 2, true], [Number.MAX_VALUE, 10, 4, false],
+  ];
+  for (const [x, p, sc, fits] of cases) assert.equal(fitsDecimal(x, p, sc), fits, `${x} in DECIMAL(${p}, ${sc})`);
+});
