@@ -14,7 +14,7 @@ import type { Logger } from './log.js';
 import type { WindowSnapshot } from './window-store.js';
 import type { PartitionClockState } from './watermark.js';
 
-export const SNAPSHOT_FORMAT = 2; // 2: exact sums in the statistics
+export const SNAPSHOT_FORMAT = 3; // 2: exact sums in the statistics; 3: statistics as base64 Float64Array bytes
 
 export interface TopicSnapshot {
   topic: string;

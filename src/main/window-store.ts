@@ -21,7 +21,12 @@ export interface WindowState {
 export interface WindowSnapshot {
   start: number;
   keys: string[];
-  stats: number[];
+  /**
+   * The statistics as the bytes of a Float64Array (little-endian, as on every platform
+   * Node runs on), base64: exact, and several times faster to write and read than a
+   * JSON array of numbers for large states.
+   */
+  stats: string;
   conds?: [string, number][];
 }
 
@@ -118,7 +123,8 @@ export class WindowStore {
   snapshot(): WindowSnapshot[] {
     const out: WindowSnapshot[] = [];
     for (const w of this.windows.values()) {
-      const s: WindowSnapshot = { start: w.start, keys: w.keys, stats: Array.from(w.stats.subarray(0, w.keys.length * this.width)) };
+      const bytes = Buffer.from(w.stats.buffer, w.stats.byteOffset, w.keys.length * this.width * 8);
+      const s: WindowSnapshot = { start: w.start, keys: w.keys, stats: bytes.toString('base64') };
       if (w.conds !== null) s.conds = [...w.conds];
       out.push(s);
     }
@@ -129,14 +135,18 @@ export class WindowStore {
     this.windows.clear();
     this.states = 0;
     for (const s of windows) {
-      if (s.stats.length !== s.keys.length * this.width) {
-        throw new RangeError(`snapshot window ${s.start} has ${s.stats.length} statistics for ${s.keys.length} keys`);
+      const bytes = Buffer.from(s.stats, 'base64');
+      if (bytes.length !== s.keys.length * this.width * 8) {
+        throw new RangeError(`snapshot window ${s.start} has ${bytes.length / 8} statistics for ${s.keys.length} keys`);
       }
+      // Copied into a fresh, aligned buffer of its own.
+      const stats = new Float64Array(bytes.length / 8);
+      new Uint8Array(stats.buffer).set(bytes);
       const w: WindowState = {
         start: s.start,
         keys: s.keys.slice(),
         slots: new Map(s.keys.map((k, i) => [k, i])),
-        stats: Float64Array.from(s.stats),
+        stats,
         conds: this.kind === 2 ? new Map(s.conds ?? []) : null,
       };
       this.windows.set(s.start, w);

@@ -7,7 +7,7 @@ import { CheckpointStore } from '../../src/main/checkpoint.js';
 import { silentLogger } from '../../src/main/log.js';
 
 const topics = (offset: number) => [
-  { topic: 't', windowMs: 1000, watermark: 5, partitions: [{ partition: 0, maxTs: 9 }], offsets: [{ partition: 0, offset }], windows: [{ start: 0, keys: ['a'], stats: [1, 2, 0, 2, 2, 2] }] },
+  { topic: 't', windowMs: 1000, watermark: 5, partitions: [{ partition: 0, maxTs: 9 }], offsets: [{ partition: 0, offset }], windows: [{ start: 0, keys: ['a'], stats: Buffer.from(new Float64Array([1, 2, 0, 2, 2, 0, 2]).buffer).toString('base64') }] },
 ];
 
 test('snapshots are written atomically, pruned, and read back', async (t) => {

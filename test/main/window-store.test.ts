@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { aggregateBatch } from '../../src/workers/aggregate.js';
+import { Kind } from '../../src/workers/protocol.js';
+import { WindowStore } from '../../src/main/window-store.js';
+
+const enc = new TextEncoder();
+
+function weatherTask(conds: string[]) {
+  const parts = conds.map((c, i) =>
+    enc.encode(JSON.stringify({ timestamp: Date.UTC(2026, 10, 28, i % 2), temperature: 20 + i, humidity: 50, pressure: 1000 + i / 10, wind_speed: 3, weather_condition: c })),
+  );
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const offsets = new Uint32Array(parts.length + 1);
+  let at = 0;
+  parts.forEach((p, i) => {
+    offsets[i] = at;
+    bytes.set(p, at);
+    at += p.length;
+  });
+  offsets[parts.length] = at;
+  return { kind: Kind.weather, windowMs: 3600000, watermark: -Infinity, bytes, offsets, parts: new Uint16Array(parts.length), numParts: 1 };
+}
+
+test('window state survives snapshot and restore exactly, condition counts included', () => {
+  const store = new WindowStore(Kind.weather, 3600000);
+  store.merge(aggregateBatch(weatherTask(['Sunny', 'Rainy', 'Sunny', 'Cloudy', 'Rainy'])));
+  store.merge(aggregateBatch(weatherTask(['Rainy', 'Sunny'])));
+  const snap = JSON.parse(JSON.stringify(store.snapshot()));
+  const again = new WindowStore(Kind.weather, 3600000);
+  again.restore(snap);
+  assert.equal(again.openStates, store.openStates);
+  const a = store.takeFinal(Infinity);
+  const b = again.takeFinal(Infinity);
+  assert.equal(b.length, 2);
+  for (let i = 0; i < a.length; i++) {
+    assert.equal(b[i].start, a[i].start);
+    assert.deepEqual(b[i].keys, a[i].keys);
+    assert.deepEqual(Array.from(b[i].stats.subarray(0, b[i].keys.length * again.width)), Array.from(a[i].stats.subarray(0, a[i].keys.length * store.width)));
+    assert.deepEqual([...b[i].conds!], [...a[i].conds!]);
+  }
+  assert.throws(() => again.restore([{ start: 0, keys: ['', 'x'], stats: snap[0].stats }]), /statistics for 2 keys/);
+});
