@@ -68,7 +68,7 @@ test('exactly-once results across kill -9, PostgreSQL outages, broker restarts a
       // Measured from the moment the (re)started engine owns its partitions: after a
       // kill -9 the group first waits out the dead member's session.
       const trigger = p.waitFor('partitions assigned').then(() =>
-        mode === 'random' ? new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 400))) : p.waitFor(mode),
+        mode === 'random' ? new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 200))) : p.waitFor(mode),
       );
       const outcome = await Promise.race([trigger.then(() => 'kill'), p.exited.then(() => 'exited')]);
       if (outcome === 'exited') {
