@@ -26,6 +26,7 @@ export interface EngineConfig {
   checkpointDir: string;
   checkpointIntervalMs: number;
   checkpointsKept: number;
+  ignoreMissingCheckpoint: boolean;
   availableNow: boolean;
   startingOffsets: 'earliest' | 'latest';
   topicPartitions: number;
@@ -84,6 +85,7 @@ interface Flat {
   checkpointDir: string;
   checkpointInterval: number;
   checkpointsKept: number;
+  ignoreMissingCheckpoint: boolean;
   availableNow: boolean;
   startingOffsets: 'earliest' | 'latest';
   topicPartitions: number;
@@ -206,6 +208,7 @@ export const OPTIONS = [
   opt('checkpointDir', '--checkpoint-dir', 'CHECKPOINT_DIR', './checkpoints', text, 'directory for state snapshots (one subfolder per group id)'),
   opt('checkpointInterval', '--checkpoint-interval', 'SMARTGRID_CHECKPOINT_INTERVAL', '10s', duration(100), 'how often state is snapshotted and offsets committed'),
   opt('checkpointsKept', '--checkpoints-kept', 'SMARTGRID_CHECKPOINTS_KEPT', '3', int(2, 100), 'snapshots kept on disk (older ones are fallbacks)'),
+  opt('ignoreMissingCheckpoint', '--ignore-missing-checkpoint', 'SMARTGRID_IGNORE_MISSING_CHECKPOINT', 'false', bool, 'start from committed offsets with empty state when the group has no snapshot'),
   opt('availableNow', '--available-now', 'SMARTGRID_AVAILABLE_NOW', 'false', bool, 'process what the topics hold now, write every window, commit and exit'),
   opt('startingOffsets', '--starting-offsets', 'SMARTGRID_STARTING_OFFSETS', 'earliest', oneOf('earliest', 'latest'), 'where a new consumer group starts'),
   opt('topicPartitions', '--topic-partitions', 'SMARTGRID_TOPIC_PARTITIONS', '3', int(1, 10000), 'partitions for topics the engine creates'),
@@ -292,6 +295,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       checkpointDir: f.checkpointDir,
       checkpointIntervalMs: f.checkpointInterval,
       checkpointsKept: f.checkpointsKept,
+      ignoreMissingCheckpoint: f.ignoreMissingCheckpoint,
       availableNow: f.availableNow,
       startingOffsets: f.startingOffsets,
       topicPartitions: f.topicPartitions,

@@ -58,6 +58,7 @@ export interface EngineOptions {
   taskRecords: number;
   maxInflightBatches: number;
   checkpointIntervalMs: number;
+  ignoreMissingCheckpoint: boolean;
   availableNow: boolean;
   startingOffsets: 'earliest' | 'latest';
   createTopics: boolean;
@@ -227,7 +228,7 @@ export class Engine {
       await startup(source.ensureTopics(topics, this.opts.createTopics, this.opts.topicPartitions));
       const snap = await startup(checkpoints.loadLatest());
       if (snap !== null) this.restore(snap);
-      await startup(this.startingOffsets());
+      await startup(this.startingOffsets(snap !== null));
     } catch (e) {
       if (e instanceof StoppedDuringStartup) {
         this.log.info('stopped before the engine had started');
@@ -263,11 +264,24 @@ export class Engine {
   }
 
   /** Where each partition starts: the snapshot wins over Kafka's committed offset. */
-  private async startingOffsets(): Promise<void> {
+  private async startingOffsets(restored: boolean): Promise<void> {
     const { source } = this.deps;
     for (const k of this.kinds) {
       const offs = await source.offsets(k.topic);
       const committed = await source.committed(k.topic);
+      if (!restored && !this.opts.ignoreMissingCheckpoint && [...committed.values()].some((c) => c >= 0)) {
+        // Offsets were committed after a snapshot that is not here any more: starting
+        // from them with empty state would rewrite already written windows with partial
+        // results, and records for final windows would not be recognised as late.
+        throw new SmartGridError(
+          'CHECKPOINT_MISSING',
+          `consumer group '${this.opts.groupId}' has committed offsets on ${k.topic}, but the checkpoint directory ` +
+            `${this.deps.checkpoints.dir} holds no snapshot: the window state and watermarks that go with those offsets ` +
+            `are missing. Point --checkpoint-dir at the right folder; or start over with a new --group-id (everything ` +
+            `is read again and the tables end the same); or pass --ignore-missing-checkpoint to continue from the ` +
+            `committed offsets with empty state`,
+        );
+      }
       for (const o of offs) {
         const ps = this.part(k.topic, o.partition);
         if (ps.next === null) {

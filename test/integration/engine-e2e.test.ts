@@ -403,6 +403,19 @@ test('three topics to three aggregate tables and dead letters, exactly', { timeo
     assert.deepEqual(s2, s1, 'same rows, same ids, same updated_at: nothing rewritten or duplicated');
   });
 
+  await t.test('the group has committed offsets but the checkpoint directory is empty: refuse to start', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'e2e-empty-'));
+    try {
+      const r = spawnSync(process.execPath, [CLI, ...flags(group, empty)], { encoding: 'utf8', timeout: 60000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /CHECKPOINT_MISSING/);
+      assert.match(r.stderr, /--ignore-missing-checkpoint/);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+    assert.deepEqual(await tableState(db.client), s1, 'nothing was written');
+  });
+
   await t.test('a later run continues: records for written windows are late, new windows are added', async () => {
     const rand2 = mulberry32(7);
     const late = (msgs: Msg[]) => msgs.map((x) => ({ ...x, reject: 'late' }));
