@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
+import { route } from '../src/main/router.js';
+import type { AggregateTask, Kind } from '../src/workers/protocol.js';
 
 export const KAFKA_BROKER = process.env.KAFKA_BROKER ?? '127.0.0.1:9092';
 export const PG = {
@@ -74,4 +76,14 @@ export async function createSchema(prefix = 't'): Promise<{
       await admin.end();
     },
   };
+}
+
+/**
+ * One worker task holding `payloads` in order, packed by the engine's own router (one
+ * worker, no size split), for tests that call the aggregation worker directly.
+ */
+export function packTask(kind: Kind, payloads: (string | Uint8Array)[], watermark: number, windowMs: number): AggregateTask {
+  const messages = payloads.map((p, i) => ({ offset: i, key: null, value: Buffer.from(typeof p === 'string' ? Buffer.from(p) : p) }));
+  const tasks = route(messages, kind, windowMs, watermark, 1, Math.max(1, payloads.length));
+  return tasks[0].task;
 }

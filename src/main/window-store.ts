@@ -82,12 +82,10 @@ export class WindowStore {
   merge(r: AggregateResult): void {
     const width = this.width;
     const np = r.windows.length;
-    const partialSlot = new Int32Array(np);
     const partialWin: WindowState[] = new Array(np);
     for (let i = 0; i < np; i++) {
       const w = this.window(r.windows[i]);
       const s = this.slot(w, r.keys[r.groups[i]]);
-      partialSlot[i] = s;
       partialWin[i] = w;
       for (let v = 0; v < width; v += STATS_WIDTH) statsMerge(w.stats, s * width + v, r.stats, i * width + v);
     }

@@ -3,23 +3,13 @@ import assert from 'node:assert/strict';
 import { aggregateBatch } from '../../src/workers/aggregate.js';
 import { Kind } from '../../src/workers/protocol.js';
 import { WindowStore } from '../../src/main/window-store.js';
-
-const enc = new TextEncoder();
+import { packTask } from '../helpers.js';
 
 function weatherTask(conds: string[]) {
-  const parts = conds.map((c, i) =>
-    enc.encode(JSON.stringify({ timestamp: Date.UTC(2026, 10, 28, i % 2), temperature: 20 + i, humidity: 50, pressure: 1000 + i / 10, wind_speed: 3, weather_condition: c })),
+  const payloads = conds.map((c, i) =>
+    JSON.stringify({ timestamp: Date.UTC(2026, 10, 28, i % 2), temperature: 20 + i, humidity: 50, pressure: 1000 + i / 10, wind_speed: 3, weather_condition: c }),
   );
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  const offsets = new Uint32Array(parts.length + 1);
-  let at = 0;
-  parts.forEach((p, i) => {
-    offsets[i] = at;
-    bytes.set(p, at);
-    at += p.length;
-  });
-  offsets[parts.length] = at;
-  return { kind: Kind.weather, windowMs: 3600000, watermark: -Infinity, bytes, offsets, parts: new Uint16Array(parts.length), numParts: 1 };
+  return packTask(Kind.weather, payloads, -Infinity, 3600000);
 }
 
 test('window state survives snapshot and restore exactly, condition counts included', () => {

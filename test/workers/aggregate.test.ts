@@ -2,25 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregateBatch } from '../../src/workers/aggregate.js';
 import { Kind, REASONS, type AggregateResult, type AggregateTask } from '../../src/workers/protocol.js';
+import { packTask } from '../helpers.js';
 import { STATS_WIDTH, S_COUNT, S_MAX, S_MEAN, S_MIN, exactSum, sampleVariance } from '../../src/workers/stats.js';
 
-const enc = new TextEncoder();
 const MIN5 = 300000;
 const BASE = Date.UTC(2026, 10, 28, 0, 0, 0);
 
 function task(kind: Kind, payloads: (string | Uint8Array)[], watermark = -Infinity, windowMs = MIN5): AggregateTask {
-  const parts = payloads.map((p) => (typeof p === 'string' ? enc.encode(p) : p));
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const bytes = new Uint8Array(total);
-  const offsets = new Uint32Array(parts.length + 1);
-  let at = 0;
-  parts.forEach((p, i) => {
-    offsets[i] = at;
-    bytes.set(p, at);
-    at += p.length;
-  });
-  offsets[parts.length] = at;
-  return { kind, windowMs, watermark, bytes, offsets, parts: new Uint16Array(parts.length), numParts: 1 };
+  return packTask(kind, payloads, watermark, windowMs);
 }
 
 function rejects(r: AggregateResult): [number, string, string][] {
