@@ -64,7 +64,7 @@ function pack(kind: Kind, windowMs: number, recs: { value: Buffer }[]): Aggregat
     at += r.value.length;
   });
   offsets[recs.length] = at;
-  return { kind, windowMs, watermark: -Infinity, bytes: buf, offsets, parts: new Uint16Array(recs.length), numParts: 1 };
+  return { kind, windowMs, watermark: -Infinity, futureLimit: Infinity, bytes: buf, offsets, parts: new Uint16Array(recs.length), numParts: 1 };
 }
 
 const copyTask = (t: AggregateTask): AggregateTask => ({ ...t, bytes: t.bytes.slice(), offsets: t.offsets.slice(), parts: t.parts.slice() });

@@ -65,3 +65,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 
 CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, created_at);
+
+-- Rows that PostgreSQL refused for a data reason (SQLSTATE class 22 or 23: a value out of
+-- a column's range, a CHECK constraint an operator added, …). The engine validates every
+-- value before the write, so this should stay empty; when it does not, the flush that met
+-- the row wrote everything else, and the row is kept here as the COPY text it was sent as.
+-- A replay after a crash finds the same row again and does not add it twice.
+CREATE TABLE IF NOT EXISTS rejected_rows (
+    id BIGSERIAL PRIMARY KEY,
+    target_table TEXT NOT NULL,
+    row_sha256 BYTEA NOT NULL,
+    row_text TEXT NOT NULL,
+    sqlstate TEXT,
+    error TEXT NOT NULL,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT rejected_rows_source UNIQUE (target_table, row_sha256)
+);

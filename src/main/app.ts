@@ -2,16 +2,18 @@
  * Wiring: builds the engine and its parts from a configuration. Used by the CLI and by
  * tests that run the engine in-process.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CheckpointStore } from './checkpoint.js';
-import type { EngineConfig } from './config.js';
+import { groupDirName, type EngineConfig } from './config.js';
+import { DirLock } from './dir-lock.js';
 import { Engine } from './engine.js';
 import { describeError, SmartGridError } from './errors.js';
 import { KafkaSource } from './kafka-source.js';
 import type { Logger } from './log.js';
 import { EngineMetrics } from './metrics.js';
 import { createPool, type AggregatePool } from './pool.js';
-import { PgSink } from './sink.js';
+import { PgSink, sqlState } from './sink.js';
 import { backoff, sleep } from './signal.js';
 import type { Server } from 'node:http';
 import { serverPort, startHttpServer } from './http.js';
@@ -28,17 +30,23 @@ export interface App {
   pool: AggregatePool;
   /** Creates the schema (retrying while PostgreSQL is not ready), then runs the engine. */
   run(): Promise<void>;
+  /** Graceful stop at any moment, start-up included. */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createApp(config: EngineConfig, log: Logger): App {
   const metrics = new EngineMetrics();
-  const sink = new PgSink(config.postgres, log.child('sink'));
+  const sink = new PgSink(config.postgres, log.child('sink'), { statementTimeoutMs: config.sinkStatementTimeoutMs });
+  // Sorts by start time (fixed-width base 36 milliseconds): the single-instance check
+  // lets the earlier of two engines that joined at once keep the group.
+  const instanceId = `${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const pool = createPool(config.workers);
   const source = new KafkaSource(
     {
       brokers: config.kafkaBrokers,
       groupId: config.groupId,
+      clientId: `smartgrid-stream@${instanceId}`,
       fromBeginning: config.startingOffsets === 'earliest',
       maxBytesPerPartition: config.maxBytesPerPartition,
       maxBytes: config.maxBytes,
@@ -49,13 +57,13 @@ export function createApp(config: EngineConfig, log: Logger): App {
     log.child('kafka'),
   );
   source.subscribeTo([config.topics.sensor, config.topics.meter, config.topics.weather]);
-  const checkpoints = new CheckpointStore(
-    join(config.checkpointDir, config.groupId),
-    config.checkpointsKept,
-    log.child('checkpoint'),
-  );
-  const engine = new Engine(config, { source, sink, pool, checkpoints, metrics, log });
+  const dir = join(config.checkpointDir, groupDirName(config.groupId));
+  const checkpoints = new CheckpointStore(dir, config.checkpointsKept, log.child('checkpoint'));
+  const lock = new DirLock(dir, instanceId);
+  const engine = new Engine(config, { source, sink, pool, checkpoints, metrics, log, lock });
   let server: Server | null = null;
+  let stopRequested: (() => void) | null = null;
+  const stopped = new Promise<void>((r) => (stopRequested = r));
   return {
     engine,
     metrics,
@@ -63,12 +71,22 @@ export function createApp(config: EngineConfig, log: Logger): App {
     pool,
     httpPort: () => (server === null ? null : serverPort(server)),
     async run() {
-      server = await startHttpServer(engine, metrics, config.metricsPort, { sinkFailureMs: HEALTH_SINK_FAILURE_MS }).catch((e: unknown) => {
-        throw new SmartGridError('CONFIG_INVALID', `cannot serve /metrics on port ${config.metricsPort}`, { cause: e });
+      server = await startHttpServer(engine, metrics, config.metricsPort, {
+        sinkFailureMs: HEALTH_SINK_FAILURE_MS,
+        host: config.metricsHost,
+      }).catch((e: unknown) => {
+        throw new SmartGridError('CONFIG_INVALID', `cannot serve /metrics on ${config.metricsHost}:${config.metricsPort}`, { cause: e });
       });
-      log.info('serving /metrics and /health', { port: serverPort(server) });
-      await initSink(sink, log, 60000);
+      log.info('serving /metrics and /health', { host: config.metricsHost, port: serverPort(server) });
+      if (!(await initSink(sink, log, config.startupTimeoutMs, stopped))) {
+        log.info('stopped before the engine had started');
+        return;
+      }
       await engine.run();
+    },
+    async stop() {
+      stopRequested?.();
+      await engine.stop();
     },
     async close() {
       if (server !== null) await new Promise((r) => server!.close(r));
@@ -78,18 +96,53 @@ export function createApp(config: EngineConfig, log: Logger): App {
   };
 }
 
-async function initSink(sink: PgSink, log: Logger, deadlineMs: number): Promise<void> {
+/**
+ * SQLSTATEs that mean the configuration is wrong, not that PostgreSQL is not ready yet:
+ * the database does not exist, the password or role is wrong, a permission is missing.
+ * At start-up they fail at once; waiting cannot fix them.
+ */
+const STARTUP_CONFIG_STATES: Record<string, string> = {
+  '3D000': 'the database does not exist (check --postgres-db / POSTGRES_DB)',
+  '28P01': 'the password was refused (check --postgres-password / POSTGRES_PASSWORD)',
+  '28000': 'the role may not connect (check --postgres-user / POSTGRES_USER and pg_hba.conf)',
+  '42501': 'the role lacks a permission the engine needs (CREATE on the schema, or on the tables)',
+  '3F000': 'the schema does not exist and cannot be created (check --postgres-schema / POSTGRES_SCHEMA)',
+};
+
+/**
+ * Creates the schema, retrying transient failures (PostgreSQL still starting, network)
+ * with backoff until `deadlineMs` has passed. Configuration errors fail at once. Returns
+ * false when a stop was requested meanwhile.
+ */
+async function initSink(sink: PgSink, log: Logger, deadlineMs: number, stopped: Promise<void>): Promise<boolean> {
   const until = Date.now() + deadlineMs;
+  let stop = false;
+  void stopped.then(() => (stop = true));
+  const STOP = Symbol('stop');
   for (let attempt = 0; ; attempt++) {
     try {
-      await sink.init();
-      return;
+      const r = await Promise.race([sink.init(), stopped.then(() => STOP)]);
+      return r !== STOP;
     } catch (e) {
+      const state = sqlState(e);
+      if (state !== null && STARTUP_CONFIG_STATES[state] !== undefined) {
+        throw new SmartGridError('POSTGRES_ERROR', `PostgreSQL refused the engine at start-up: ${STARTUP_CONFIG_STATES[state]}`, {
+          cause: e,
+        });
+      }
       const retry = e instanceof SmartGridError && e.canRetry && Date.now() < until;
-      if (!retry) throw e;
-      const wait = backoff(attempt, 5000);
+      if (!retry) {
+        if (e instanceof SmartGridError && e.canRetry) {
+          throw new SmartGridError('POSTGRES_UNAVAILABLE', `PostgreSQL was not reachable within --startup-timeout (${deadlineMs} ms)`, {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+      const wait = Math.min(backoff(attempt, 5000), Math.max(0, until - Date.now()));
       log.warn('PostgreSQL is not ready; retrying', { retryInMs: wait, error: describeError(e) });
-      await sleep(wait);
+      await Promise.race([sleep(wait), stopped]);
+      if (stop) return false;
     }
   }
 }

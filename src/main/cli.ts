@@ -38,7 +38,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       process.exit(130);
     }
     log.info('stopping: finishing in-flight batches, writing final windows, checkpointing', { signal: sig });
-    engine.stop().catch((e: unknown) => log.error('graceful stop failed', { error: describeError(e) }));
+    app.stop().catch((e: unknown) => log.error('graceful stop failed', { error: describeError(e) }));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -35,7 +35,14 @@ export interface EngineConfig {
   sinkRetryMaxMs: number;
   shutdownTimeoutMs: number;
   metricsPort: number;
+  metricsHost: string;
   progressIntervalMs: number;
+  maxFutureSkewMs: number;
+  maxOpenStates: number;
+  sinkStatementTimeoutMs: number;
+  sinkStallTimeoutMs: number;
+  startupTimeoutMs: number;
+  checkpointFailuresTolerated: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'text' | 'json';
 }
@@ -94,7 +101,14 @@ interface Flat {
   sinkRetryMax: number;
   shutdownTimeout: number;
   metricsPort: number;
+  metricsHost: string;
   progressInterval: number;
+  maxFutureSkew: number;
+  maxOpenStates: number;
+  sinkStatementTimeout: number;
+  sinkStallTimeout: number;
+  startupTimeout: number;
+  checkpointFailuresTolerated: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'auto' | 'text' | 'json';
 }
@@ -145,10 +159,42 @@ const bytes =
 
 const text: Parser<string> = (raw) => (raw.trim() === '' ? fail('must not be empty') : raw.trim());
 const anyText: Parser<string> = (raw) => raw;
+/** Kafka's rule for topic names: 1–249 of [A-Za-z0-9._-], and not '.' or '..'. */
 const topicName: Parser<string> = (raw) =>
-  /^[A-Za-z0-9._-]{1,249}$/.test(raw) ? raw : fail(`'${raw}' is not a valid Kafka topic name`);
-const schemaName: Parser<string> = (raw) =>
-  raw === '' || /^[a-z_][a-z0-9_]{0,62}$/.test(raw) ? raw : fail(`'${raw}' is not a plain lower-case identifier`);
+  /^[A-Za-z0-9._-]{1,249}$/.test(raw) && raw !== '.' && raw !== '..'
+    ? raw
+    : fail(`'${raw}' is not a valid Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -, not '.' or '..')`);
+/**
+ * A plain lower-case PostgreSQL identifier (at most 63 bytes) that is not a system schema:
+ * names starting with pg_ are reserved (SQLSTATE 42939) and information_schema is the
+ * catalogue's own.
+ */
+const schemaName: Parser<string> = (raw) => {
+  if (raw === '') return raw;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) fail(`'${raw}' is not a plain lower-case identifier of at most 63 characters`);
+  if (raw.startsWith('pg_') || raw === 'information_schema') fail(`'${raw}' is a PostgreSQL system schema`);
+  return raw;
+};
+
+/**
+ * The checkpoint folder name of a group id: one path segment whatever the id holds.
+ * Ids made of letters, digits, '.', '_' and '-' are used as they are (so existing folders
+ * keep their names); anything else is percent-encoded, and a leading '.' too, so that
+ * '..', 'a/../b' and '.hidden' can never leave or alias a folder.
+ */
+export function groupDirName(groupId: string): string {
+  return encodeURIComponent(groupId).replace(/^\./, '%2E').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+const MAX_GROUP_ID = 249;
+/** A Kafka group id that also makes a valid folder name (at most 255 bytes once encoded). */
+const groupId: Parser<string> = (raw) => {
+  const v = text(raw);
+  if (v.length > MAX_GROUP_ID) fail(`is ${v.length} characters long; at most ${MAX_GROUP_ID} are allowed`);
+  if (Buffer.byteLength(groupDirName(v)) > 255) fail('is too long once encoded as a folder name (255 bytes); use fewer non-ASCII characters');
+  if (/[\u0000-\u001f\u007f]/.test(v)) fail('must not contain control characters');
+  return v;
+};
 const bool: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
@@ -191,7 +237,7 @@ export const OPTIONS = [
   opt('pgUser', '--postgres-user', 'POSTGRES_USER', 'postgres', text, 'PostgreSQL user'),
   opt('pgPassword', '--postgres-password', 'POSTGRES_PASSWORD', '', anyText, 'PostgreSQL password'),
   opt('pgSchema', '--postgres-schema', 'POSTGRES_SCHEMA', '', schemaName, 'PostgreSQL schema for the tables (default: the search_path, normally public)'),
-  opt('groupId', '--group-id', 'SMARTGRID_GROUP_ID', 'smartgrid-stream', text, 'Kafka consumer group id'),
+  opt('groupId', '--group-id', 'SMARTGRID_GROUP_ID', 'smartgrid-stream', groupId, 'Kafka consumer group id (also names the checkpoint subfolder)'),
   opt('sensorWindow', '--sensor-window', 'SMARTGRID_SENSOR_WINDOW', '5m', windowSize, 'sensor aggregate window size'),
   opt('consumptionWindow', '--consumption-window', 'SMARTGRID_CONSUMPTION_WINDOW', '1h', windowSize, 'consumption aggregate window size'),
   opt('weatherWindow', '--weather-window', 'SMARTGRID_WEATHER_WINDOW', '1h', windowSize, 'weather aggregate window size'),
@@ -217,6 +263,13 @@ export const OPTIONS = [
   opt('sinkRetryMax', '--sink-retry-max', 'SMARTGRID_SINK_RETRY_MAX', '30s', duration(100), 'longest wait between retries of a failed write'),
   opt('shutdownTimeout', '--shutdown-timeout', 'SMARTGRID_SHUTDOWN_TIMEOUT', '30s', duration(1000), 'graceful stop must finish within this'),
   opt('metricsPort', '--metrics-port', 'METRICS_PORT', '9464', int(0, 65535), 'port for /metrics and /health (0 = any free port)'),
+  opt('metricsHost', '--metrics-host', 'METRICS_HOST', '127.0.0.1', text, 'address /metrics and /health listen on (0.0.0.0 for every interface, as in containers)'),
+  opt('maxFutureSkew', '--max-future-skew', 'SMARTGRID_MAX_FUTURE_SKEW', '5m', duration(0), 'records stamped further ahead of the wall clock are dead letters (reason future); 0 = no limit'),
+  opt('maxOpenStates', '--max-open-states', 'SMARTGRID_MAX_OPEN_STATES', '5000000', int(1000, 1000000000), 'open (window, group) states at which fetching pauses until windows are written; fails if none can be'),
+  opt('sinkStatementTimeout', '--sink-statement-timeout', 'SMARTGRID_SINK_STATEMENT_TIMEOUT', '60s', duration(100, 3600000), 'PostgreSQL statement and lock timeout for sink writes (a blocked write fails and is retried)'),
+  opt('sinkStallTimeout', '--sink-stall-timeout', 'SMARTGRID_SINK_STALL_TIMEOUT', '30s', duration(100, 3600000), 'a write still running after this long counts as failing (metrics, /health)'),
+  opt('startupTimeout', '--startup-timeout', 'SMARTGRID_STARTUP_TIMEOUT', '60s', duration(0, 86400000), 'how long start-up retries PostgreSQL while it is not reachable (wrong database, role or password fail at once)'),
+  opt('checkpointFailuresTolerated', '--checkpoint-failures-tolerated', 'SMARTGRID_CHECKPOINT_FAILURES_TOLERATED', '3', int(0, 1000), 'failed checkpoints in a row that the engine survives (reported in metrics and /health)'),
   opt('progressInterval', '--progress-interval', 'SMARTGRID_PROGRESS_INTERVAL', '10s', duration(0), 'period of the one-line progress log (0 = off)'),
   opt('logLevel', '--log-level', 'LOG_LEVEL', 'info', oneOf('debug', 'info', 'warn', 'error'), 'log level'),
   opt('logFormat', '--log-format', 'LOG_FORMAT', 'auto', oneOf('auto', 'text', 'json'), 'log format: text, json, or auto (text on a terminal)'),
@@ -304,7 +357,14 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       sinkRetryMaxMs: f.sinkRetryMax,
       shutdownTimeoutMs: f.shutdownTimeout,
       metricsPort: f.metricsPort,
+      metricsHost: f.metricsHost,
       progressIntervalMs: f.progressInterval,
+      maxFutureSkewMs: f.maxFutureSkew,
+      maxOpenStates: f.maxOpenStates,
+      sinkStatementTimeoutMs: f.sinkStatementTimeout,
+      sinkStallTimeoutMs: f.sinkStallTimeout,
+      startupTimeoutMs: f.startupTimeout,
+      checkpointFailuresTolerated: f.checkpointFailuresTolerated,
       logLevel: f.logLevel,
       logFormat: f.logFormat === 'auto' ? (process.stderr.isTTY ? 'text' : 'json') : f.logFormat,
     },

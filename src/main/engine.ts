@@ -34,6 +34,7 @@
 import { performance } from 'node:perf_hooks';
 import { KIND_NAMES, Kind, REASONS, R_LATE, type AggregateResult } from '../workers/protocol.js';
 import type { CheckpointStore, Snapshot, TopicSnapshot } from './checkpoint.js';
+import type { DirLock } from './dir-lock.js';
 import { describeError, SmartGridError } from './errors.js';
 import type { Logger } from './log.js';
 import type { EngineMetrics } from './metrics.js';
@@ -67,6 +68,14 @@ export interface EngineOptions {
   sinkRetryMaxMs: number;
   shutdownTimeoutMs: number;
   progressIntervalMs: number;
+  /** Records stamped later than the wall clock plus this are `future` (0 = no limit). */
+  maxFutureSkewMs: number;
+  /** Open (window, group) states at which fetching pauses (see backpressured). */
+  maxOpenStates: number;
+  /** A write running longer than this counts as failing in metrics and /health. */
+  sinkStallTimeoutMs: number;
+  /** Failed checkpoints in a row that are survived (the next one is tried as usual). */
+  checkpointFailuresTolerated: number;
 }
 
 export interface EngineDeps {
@@ -77,6 +86,11 @@ export interface EngineDeps {
   metrics: EngineMetrics;
   log: Logger;
   now?: () => number;
+  /**
+   * The checkpoint directory's lock: taken before anything else, so that one instance at
+   * a time owns the state (see dir-lock.ts). Tests that run engines in-process may omit it.
+   */
+  lock?: DirLock;
 }
 
 interface KindState {
@@ -209,6 +223,9 @@ export class Engine {
   }
 
   private started = false;
+  private ownership: Promise<void> = Promise.resolve();
+  private stateLimitSince: number | null = null;
+  private checkpointFailuresInRow = 0;
   private lastAssignmentChange = Date.now();
   private recentRate = 0;
   private rateAt = Date.now();
@@ -224,12 +241,16 @@ export class Engine {
     const startup = <T>(p: Promise<T>): Promise<T> =>
       Promise.race([p, this.done.then(() => Promise.reject(new StoppedDuringStartup()))]);
     try {
+      await startup(this.lockCheckpoints());
       await startup(source.connect());
+      await startup(this.checkSingleMember('start'));
       await startup(source.ensureTopics(topics, this.opts.createTopics, this.opts.topicPartitions));
+      await checkpoints.removeLeftovers();
       const snap = await startup(checkpoints.loadLatest());
       if (snap !== null) this.restore(snap);
       await startup(this.startingOffsets(snap !== null));
     } catch (e) {
+      await this.deps.lock?.release();
       if (e instanceof StoppedDuringStartup) {
         this.log.info('stopped before the engine had started');
         return;
@@ -260,7 +281,66 @@ export class Engine {
       clearInterval(ticker);
     }
     await sinkLoop;
+    await this.deps.lock?.release();
     if (this.fatal !== null) throw this.fatal;
+  }
+
+  // ---------------------------------------------------------------- single owner
+
+  private async lockCheckpoints(): Promise<void> {
+    const lock = this.deps.lock;
+    if (lock === undefined) return;
+    lock.onLost = (why) =>
+      this.fail(new SmartGridError('INSTANCE_CONFLICT', `lost the checkpoint directory lock: ${why}; stopping without writing`));
+    const owner = await lock.acquire();
+    this.log.info('checkpoint directory locked', {
+      dir: lock.dir,
+      instance: owner.instanceId,
+      ...(lock.lastTakeOver === null ? {} : { tookOverStaleLock: lock.lastTakeOver }),
+    });
+  }
+
+  /**
+   * One instance per consumer group: the engine runs as a single instance, so another
+   * member in its group (another engine with the same --group-id, here or on another
+   * machine, or any other consumer) would split the partitions and corrupt the results.
+   * At start a member that is not a predecessor of this instance (whose session may
+   * linger after a kill -9) makes this instance refuse. After a join, when two engines
+   * started at once, the one that started later refuses; the earlier one keeps the
+   * watermarks of partitions it lost (they still hold event time back, so nothing turns
+   * late) and gets them back once the newcomer has left.
+   */
+  private async checkSingleMember(at: 'start' | 'join'): Promise<void> {
+    const { source, lock } = this.deps;
+    if (lock === undefined) return;
+    const owner = lock.owner;
+    const mine = instanceOfClient(source.clientId);
+    const ignore = new Set([mine, ...(owner?.predecessors ?? [])]);
+    let members;
+    try {
+      members = await source.groupMembers();
+    } catch (e) {
+      this.log.warn('could not list the consumer group members; skipping the single-instance check', { error: describeError(e) });
+      return;
+    }
+    const others = members.filter((m) => !ignore.has(instanceOfClient(m.clientId)));
+    if (others.length === 0) return;
+    const who = others.map((m) => `${m.clientId} on ${m.clientHost}`).join(', ');
+    // Engine client ids end in an instance id that sorts by start time.
+    const newer = others.every((m) => m.clientId.includes('@') && instanceOfClient(m.clientId) > mine);
+    if (at === 'join' && newer) {
+      this.log.warn('another engine instance joined the consumer group; it will refuse and leave, and its partitions come back', {
+        members: who,
+      });
+      return;
+    }
+    throw new SmartGridError(
+      'INSTANCE_CONFLICT',
+      `consumer group '${this.opts.groupId}' already has ${others.length === 1 ? 'an active member' : `${others.length} active members`} ` +
+        `(${who}): another engine instance (or another consumer) uses this group id. The engine runs as a single ` +
+        `instance per group, and two would split the partitions and overwrite each other's rows. Stop the other ` +
+        `one, or use another --group-id. (A member of a killed instance leaves the group after --session-timeout.)`,
+    );
   }
 
   /** Where each partition starts: the snapshot wins over Kafka's committed offset. */
@@ -365,11 +445,19 @@ export class Engine {
 
   private onAssignment(assigned: PartitionRef[]): void {
     const now = this.now();
+    this.ownership = this.checkSingleMember('join').catch((e: unknown) => this.fail(e));
     const set = new Set(assigned.map((a) => this.key(a.topic, a.partition)));
     for (const ps of this.parts.values()) {
       if (ps.assigned && !set.has(this.key(ps.topic, ps.partition))) {
+        // A single instance never gives partitions away for good: one it lost keeps
+        // holding its topic's watermark at the event time it had reached, so that the
+        // partitions it still has cannot turn that partition's records late meanwhile.
         ps.assigned = false;
-        this.kinds[ps.kind].clock.revoke(ps.partition);
+        this.kinds[ps.kind].clock.assign(ps.partition, true, now);
+        this.log.warn('partition revoked from this single instance; its event time keeps holding the watermark', {
+          topic: ps.topic,
+          partition: ps.partition,
+        });
       }
     }
     for (const a of assigned) {
@@ -420,11 +508,47 @@ export class Engine {
       this.barrier ||
       this.sinkFailing ||
       this.pendingRows > this.opts.maxPendingRows ||
-      this.active >= this.opts.maxInflightBatches
+      this.active >= this.opts.maxInflightBatches ||
+      this.openStates() >= this.opts.maxOpenStates
     );
   }
 
+  /**
+   * The bound on open states: at the limit fetching pauses (backpressured) while final
+   * windows are written, which frees their states. If, with nothing in flight, no window
+   * can become final for longer than the idle timeout plus 5 s, more input is needed to
+   * move the watermark but none may be read: the engine fails with a clear error instead
+   * of waiting forever or running out of memory.
+   */
+  private checkStateLimit(now: number, tookFinal: boolean): void {
+    const states = this.openStates();
+    if (states < this.opts.maxOpenStates || tookFinal || this.active > 0 || this.pendingRows > 0) {
+      this.stateLimitSince = null;
+      return;
+    }
+    if (this.stateLimitSince === null) {
+      this.stateLimitSince = now;
+      this.log.warn('open states reached --max-open-states; fetching paused until windows become final', {
+        openStates: states,
+        maxOpenStates: this.opts.maxOpenStates,
+      });
+      return;
+    }
+    if (now - this.stateLimitSince > this.opts.idleTimeoutMs + 5000) {
+      this.fail(
+        new SmartGridError(
+          'STATE_LIMIT',
+          `${states} open (window, group) states reached --max-open-states ${this.opts.maxOpenStates}, and no window can ` +
+            `become final without reading more input: raise --max-open-states (about 250 bytes of memory each), ` +
+            `shorten the windows or --allowed-lateness, or fix the producers whose keys or timestamps spread so widely`,
+        ),
+      );
+    }
+  }
+
   private async gate(ctx: BatchContext): Promise<void> {
+    // No batch of a new assignment is processed before the single-instance check of it.
+    await this.ownership;
     while (this.backpressured() && !this.stopping) {
       await this.gateSignal.wait(1000);
       await ctx.heartbeat().catch(() => {});
@@ -480,7 +604,8 @@ export class Engine {
     this.active++;
     let work: Promise<{ tasks: ReturnType<typeof route>; results: AggregateResult[] }> | null = null;
     if (msgs.length > 0) {
-      const tasks = route(msgs, k.kind, k.windowMs, wd, this.deps.pool.threads, this.opts.taskRecords);
+      const futureLimit = this.opts.maxFutureSkewMs > 0 ? this.now() + this.opts.maxFutureSkewMs : Infinity;
+      const tasks = route(msgs, k.kind, k.windowMs, wd, this.deps.pool.threads, this.opts.taskRecords, futureLimit);
       work = Promise.all(tasks.map((t) => this.deps.pool.run(t.task))).then((results) => ({ tasks, results }));
       // Reported through the chain below; this only keeps the rejection from being unhandled.
       work.catch(() => {});
@@ -594,6 +719,7 @@ export class Engine {
         this.dirty = true;
       }
     }
+    this.checkStateLimit(now, any);
     if (any || this.deadLetters.length >= 10000 || now - this.lastCheckpoint >= this.opts.checkpointIntervalMs) {
       this.sinkSignal.notify();
     }
@@ -631,9 +757,19 @@ export class Engine {
     const rows = batch.sensor.concat(batch.meter, batch.weather).reduce((n, w) => n + w.keys.length, 0);
     const m = this.deps.metrics;
     for (let attempt = 0; ; attempt++) {
+      // A write that neither succeeds nor fails (a lock, a stuck server) counts as failing
+      // once it has run for --sink-stall-timeout; the statement timeout then ends it.
+      const startedAt = this.now();
+      const stall = setTimeout(() => {
+        if (m.sinkFailingSince === null) m.sinkFailingSince = startedAt;
+        m.sinkStalled = true;
+        this.log.warn('a PostgreSQL write has been running for longer than --sink-stall-timeout', {
+          ms: this.now() - startedAt,
+        });
+      }, this.opts.sinkStallTimeoutMs);
       try {
         const t0 = performance.now();
-        const counts = await this.deps.sink.write(batch);
+        const counts = await this.deps.sink.write(batch).finally(() => clearTimeout(stall));
         m.flushLatency.recordMs(performance.now() - t0);
         const done = this.now();
         for (const list of [batch.sensor, batch.meter, batch.weather]) {
@@ -643,6 +779,7 @@ export class Engine {
         m.rowsWritten[Kind.meter] += counts.meter;
         m.rowsWritten[Kind.weather] += counts.weather;
         m.deadLettersWritten += counts.deadLetters;
+        m.rejectedRows += counts.rejected;
         m.flushes++;
         this.log.debug('flushed', { ...counts });
         if (this.sinkFailing) {
@@ -650,17 +787,20 @@ export class Engine {
           this.sinkFailing = false;
           m.sinkFailingSince = null;
         }
-        m.sinkRetrying = false;
+        if (m.sinkStalled && !this.sinkFailing) m.sinkFailingSince = null;
+        m.sinkStalled = false;
         this.pendingRows -= rows;
         this.gateSignal.notify();
         return;
       } catch (e) {
-        const retry = !(e instanceof SmartGridError) || e.canRetry;
+        // Only the sink's own errors say whether retrying can help; anything else is a bug,
+        // and retrying it forever would look like a PostgreSQL outage.
+        const retry = e instanceof SmartGridError && e.canRetry;
         m.sinkFailures++;
+        m.sinkStalled = false;
         if (!retry) throw e;
-        if (!this.sinkFailing) m.sinkFailingSince = this.now();
+        if (!this.sinkFailing) m.sinkFailingSince = startedAt;
         this.sinkFailing = true;
-        m.sinkRetrying = true;
         const wait = backoff(attempt, this.opts.sinkRetryMaxMs);
         this.log.warn('PostgreSQL write failed; fetching paused, retrying', {
           attempt: attempt + 1,
@@ -696,10 +836,39 @@ export class Engine {
       await this.flush();
       if (!this.dirty && !finalWrite && !requested) return;
       this.dirty = false;
-      const snap = await this.deps.checkpoints.save({ groupId: this.opts.groupId, topics: this.snapshotTopics() });
+      // The state and offsets are captured at the barrier (a frozen copy: shallow key
+      // arrays and one memcpy of statistics per window); then processing resumes while
+      // the copy is written out piece by piece, so a large state never stalls the event
+      // loop for long. Offsets are committed only once the snapshot is durable.
+      const topics = this.snapshotTopics();
       const offsets = [...this.parts.values()]
         .filter((p) => p.assigned && p.next !== null)
         .map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next! }));
+      this.barrier = false;
+      this.gateSignal.notify();
+      let snap: Snapshot;
+      try {
+        snap = await this.deps.checkpoints.save({ groupId: this.opts.groupId, topics });
+      } catch (e) {
+        // A snapshot that could not be written (disk full, I/O error) leaves the previous
+        // one in force: nothing is committed, and the next checkpoint tries again. Rows
+        // already written are rewritten identically by a replay from the previous one.
+        const m = this.deps.metrics;
+        m.checkpointFailures++;
+        this.checkpointFailuresInRow++;
+        m.checkpointFailuresInRow = this.checkpointFailuresInRow;
+        this.dirty = true;
+        const tolerated = !finalWrite && !this.stopping && this.checkpointFailuresInRow <= this.opts.checkpointFailuresTolerated;
+        this.log.error(tolerated ? 'checkpoint failed; the engine keeps running on the previous one' : 'checkpoint failed', {
+          inARow: this.checkpointFailuresInRow,
+          tolerated: this.opts.checkpointFailuresTolerated,
+          error: describeError(e),
+        });
+        if (tolerated) return;
+        throw e;
+      }
+      this.checkpointFailuresInRow = 0;
+      this.deps.metrics.checkpointFailuresInRow = 0;
       try {
         await this.deps.source.commit(offsets);
       } catch (e) {
@@ -823,4 +992,10 @@ export class Engine {
     this.sinkSignal.notify();
     this.doneResolve?.();
   }
+}
+
+/** The instance id in an engine's Kafka client id (`smartgrid-stream@<instance id>`), or the whole id. */
+export function instanceOfClient(clientId: string): string {
+  const at = clientId.lastIndexOf('@');
+  return at < 0 ? clientId : clientId.slice(at + 1);
 }

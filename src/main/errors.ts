@@ -14,6 +14,10 @@ export const ErrorCodes = [
   'CHECKPOINT_IO',
   'WORKER_FAILED',
   'SHUTDOWN_TIMEOUT',
+  // open states reached --max-open-states and no window can become final
+  'STATE_LIMIT',
+  // another engine instance holds the checkpoint directory or is a member of the group
+  'INSTANCE_CONFLICT',
   'INTERNAL',
   // report (src/report): the aggregate tables or the report views are not there yet
   'SCHEMA_MISSING',

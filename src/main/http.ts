@@ -10,6 +10,8 @@ import type { EngineMetrics, Latency } from './metrics.js';
 export interface HealthOptions {
   /** The sink may fail for this long before /health turns unhealthy. */
   sinkFailureMs: number;
+  /** Address to listen on (default 127.0.0.1: loopback only). */
+  host?: string;
 }
 
 export interface Health {
@@ -111,7 +113,7 @@ export function startHttpServer(engine: Engine, m: EngineMetrics, port: number, 
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(port, opts.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve(server);
     });

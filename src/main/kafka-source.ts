@@ -5,7 +5,7 @@
 import { Kafka, logLevel, type Admin, type Consumer, type LogEntry } from 'kafkajs';
 import { SmartGridError } from './errors.js';
 import type { Logger } from './log.js';
-import type { PartitionOffsets, PartitionRef, RecordSource, SourceHandlers } from './source.js';
+import type { GroupMember, PartitionOffsets, PartitionRef, RecordSource, SourceHandlers } from './source.js';
 
 export interface KafkaSourceOptions {
   brokers: string[];
@@ -37,13 +37,15 @@ export class KafkaSource implements RecordSource {
   private readonly admin: Admin;
   private readonly consumer: Consumer;
   private running = false;
+  readonly clientId: string;
 
   constructor(
     private readonly opts: KafkaSourceOptions,
     private readonly log: Logger,
   ) {
+    this.clientId = opts.clientId ?? 'smartgrid-stream';
     this.kafka = new Kafka({
-      clientId: opts.clientId ?? 'smartgrid-stream',
+      clientId: this.clientId,
       brokers: opts.brokers,
       logLevel: logLevel.WARN,
       logCreator: kafkaLogger(log),
@@ -107,6 +109,13 @@ export class KafkaSource implements RecordSource {
     const out = new Map<number, number>();
     for (const t of res) for (const p of t.partitions) out.set(p.partition, Number(p.offset));
     return out;
+  }
+
+  async groupMembers(): Promise<GroupMember[]> {
+    const { groups } = await this.admin.describeGroups([this.opts.groupId]);
+    const g = groups.find((x) => x.groupId === this.opts.groupId);
+    if (g === undefined || g.state === 'Dead' || g.state === 'Empty') return [];
+    return g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost }));
   }
 
   async run(h: SourceHandlers): Promise<void> {

@@ -45,8 +45,13 @@ export class EngineMetrics {
   deadLettersWritten = 0;
   flushes = 0;
   sinkFailures = 0;
-  sinkRetrying = false;
   sinkFailingSince: number | null = null;
+  /** A write has run longer than --sink-stall-timeout and is still running. */
+  sinkStalled = false;
+  /** Rows PostgreSQL refused for a data reason (kept in rejected_rows). */
+  rejectedRows = 0;
+  checkpointFailures = 0;
+  checkpointFailuresInRow = 0;
   checkpoints = 0;
   lastCheckpointAt: number | null = null;
   lastCheckpointMs = 0;

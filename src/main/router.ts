@@ -34,6 +34,7 @@ export function route(
   watermark: number,
   workers: number,
   taskRecords: number,
+  futureLimit = Infinity,
 ): PackedTask[] {
   const n = messages.length;
   const dest = new Uint16Array(n);
@@ -76,7 +77,7 @@ export function route(
       }
       offsets[k] = at;
       out.push({
-        task: { kind, windowMs, watermark, bytes: buf, offsets, parts: new Uint16Array(k), numParts: 1 },
+        task: { kind, windowMs, watermark, futureLimit, bytes: buf, offsets, parts: new Uint16Array(k), numParts: 1 },
         index,
       });
     }

@@ -4,12 +4,13 @@
  * CONFLICT into the real tables, so that a replay after a crash overwrites rows with the
  * same values instead of adding a second row, and never duplicates a dead letter.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { SmartGridError } from './errors.js';
+import { describeError, SmartGridError } from './errors.js';
 import type { Logger } from './log.js';
 import type { WindowState } from './window-store.js';
 import { STATS_WIDTH, S_COUNT, S_MAX, S_MIN, meanText, sampleStddev, sumText } from '../workers/stats.js';
@@ -39,6 +40,46 @@ export interface SinkCounts {
   meter: number;
   weather: number;
   deadLetters: number;
+  /** Rows PostgreSQL refused for a data reason, kept in `rejected_rows` instead. */
+  rejected: number;
+}
+
+/** The rows of one flush as COPY text lines, per staging table. */
+export interface SinkLines {
+  stage_sensor: string[];
+  stage_consumption: string[];
+  stage_weather: string[];
+  stage_dead_letters: string[];
+}
+
+type StageTable = keyof SinkLines;
+const STAGES: readonly StageTable[] = ['stage_sensor', 'stage_consumption', 'stage_weather', 'stage_dead_letters'];
+const TARGET: Record<StageTable, string> = {
+  stage_sensor: 'sensor_aggregates_realtime',
+  stage_consumption: 'consumption_aggregates_realtime',
+  stage_weather: 'weather_aggregates_realtime',
+  stage_dead_letters: 'dead_letters',
+};
+
+/** SQLSTATE of a PostgreSQL error, or of the first cause that has one. */
+export function sqlState(e: unknown): string | null {
+  let cur: unknown = e;
+  for (let depth = 0; cur !== null && cur !== undefined && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+/**
+ * A refusal because of the data itself (class 22: data exception, class 23: integrity
+ * constraint violation): writing the same rows again can never succeed, but writing the
+ * others can.
+ */
+export function isDataError(e: unknown): boolean {
+  const s = sqlState(e);
+  return s !== null && (s.startsWith('22') || s.startsWith('23'));
 }
 
 export interface PgConnection {
@@ -124,6 +165,11 @@ INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, paylo
 SELECT topic, kafka_partition, kafka_offset, kafka_key, payload, reason, error FROM stage_dead_letters
 ON CONFLICT ON CONSTRAINT dead_letters_source DO NOTHING`;
 
+const INSERT_REJECTED = `
+INSERT INTO rejected_rows (target_table, row_sha256, row_text, sqlstate, error)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT ON CONSTRAINT rejected_rows_source DO NOTHING`;
+
 const copyDecimal = (text: string | null): string => (text === null ? COPY_NULL : text);
 
 /** The most frequent condition; a tie goes to the alphabetically first (code point order). */
@@ -138,6 +184,8 @@ export function modeCondition(conds: Map<string, number>): string | null {
   }
   return best;
 }
+
+const lines = (text: string): string[] => (text === '' ? [] : text.slice(0, -1).split('\n'));
 
 /** COPY text for the sensor rows of final windows. */
 export function sensorRows(windows: WindowState[], windowMs: number): string {
@@ -202,6 +250,7 @@ export function deadLetterRows(dls: DeadLetter[]): string {
 
 async function copyInto(client: pg.PoolClient, table: string, text: string): Promise<void> {
   if (text === '') return;
+  text += '\n';
   const stream = client.query(copyFrom(`COPY ${table} FROM STDIN`));
   // Feed large chunks: the text is already built; split it only to bound each write.
   const CHUNK = 1 << 20;
@@ -210,20 +259,33 @@ async function copyInto(client: pg.PoolClient, table: string, text: string): Pro
   await pipeline(Readable.from(chunks), stream);
 }
 
+export interface PgSinkOptions {
+  /**
+   * statement_timeout and lock_timeout of sink writes (ms, 0 = none): a write blocked by a
+   * lock or a stuck server fails and is retried instead of hanging unnoticed.
+   */
+  statementTimeoutMs?: number;
+}
+
 export class PgSink {
   private readonly pool: pg.Pool;
 
   constructor(
     private readonly conn: PgConnection,
     private readonly log: Logger,
+    opts: PgSinkOptions = {},
   ) {
+    const timeout = opts.statementTimeoutMs ?? 0;
     this.pool = new pg.Pool({
       host: conn.host,
       port: conn.port,
       database: conn.database,
       user: conn.user,
       password: conn.password,
-      options: conn.schema ? `-c search_path=${conn.schema}` : undefined,
+      options:
+        [conn.schema ? `-c search_path=${conn.schema}` : '', timeout > 0 ? `-c statement_timeout=${timeout} -c lock_timeout=${timeout}` : '']
+          .filter((o) => o !== '')
+          .join(' ') || undefined,
       max: 2,
       connectionTimeoutMillis: 10000,
       idleTimeoutMillis: 30000,
@@ -266,34 +328,123 @@ export class PgSink {
     }
   }
 
-  /** Writes one flush in one transaction. Returns the rows sent per table. */
+  /**
+   * Writes one flush. Normally one transaction; if PostgreSQL refuses it for a data reason
+   * (isDataError), the rows are bisected into smaller transactions until the refused rows
+   * are found: every other row is written, each refused one goes to `rejected_rows`. A
+   * replay after a crash meets the same rows and writes the same result (upserts, and
+   * ON CONFLICT DO NOTHING for dead letters and rejected rows).
+   */
   async write(b: SinkBatch): Promise<SinkCounts> {
-    const sensor = sensorRows(b.sensor, b.windowMs.sensor);
-    const meter = consumptionRows(b.meter, b.windowMs.meter);
-    const weather = weatherRows(b.weather, b.windowMs.weather);
-    const dls = deadLetterRows(b.deadLetters);
+    const text: Record<StageTable, string> = {
+      stage_sensor: sensorRows(b.sensor, b.windowMs.sensor),
+      stage_consumption: consumptionRows(b.meter, b.windowMs.meter),
+      stage_weather: weatherRows(b.weather, b.windowMs.weather),
+      stage_dead_letters: deadLetterRows(b.deadLetters),
+    };
     const counts: SinkCounts = {
       sensor: b.sensor.reduce((n, w) => n + w.keys.length, 0),
       meter: b.meter.reduce((n, w) => n + w.keys.length, 0),
       weather: b.weather.filter((w) => w.keys.length > 0).length,
       deadLetters: b.deadLetters.length,
+      rejected: 0,
     };
-    if (sensor === '' && meter === '' && weather === '' && dls === '') return counts;
+    if (STAGES.every((t) => text[t] === '')) return counts;
+    // First try: each table's text as one piece (no splitting into lines).
+    const whole = (t: StageTable): string[] => (text[t] === '' ? [] : [text[t].slice(0, -1)]);
+    try {
+      await this.writeLines({
+        stage_sensor: whole('stage_sensor'),
+        stage_consumption: whole('stage_consumption'),
+        stage_weather: whole('stage_weather'),
+        stage_dead_letters: whole('stage_dead_letters'),
+      });
+      return counts;
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      this.log.warn('PostgreSQL refused a flush for a data reason; finding the refused rows', {
+        error: describeError(e),
+      });
+    }
+    // COPY text escapes newlines inside values, so each line is one row.
+    const all: SinkLines = {
+      stage_sensor: lines(text.stage_sensor),
+      stage_consumption: lines(text.stage_consumption),
+      stage_weather: lines(text.stage_weather),
+      stage_dead_letters: lines(text.stage_dead_letters),
+    };
+    const rejected = await this.bisect(all);
+    for (const r of rejected) {
+      const key = r.table === 'stage_sensor' ? 'sensor' : r.table === 'stage_consumption' ? 'meter' : r.table === 'stage_weather' ? 'weather' : 'deadLetters';
+      counts[key]--;
+    }
+    counts.rejected = rejected.length;
+    return counts;
+  }
+
+  /** Writes `rows` in halves, recursively; returns the single rows PostgreSQL refused, recorded. */
+  private async bisect(rows: SinkLines): Promise<{ table: StageTable; line: string }[]> {
+    const n = size(rows);
+    if (n === 1) {
+      const table = STAGES.find((t) => rows[t].length === 1)!;
+      const line = rows[table][0];
+      try {
+        await this.writeLines(rows);
+        return [];
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        await this.recordRejected(table, line, e);
+        return [{ table, line }];
+      }
+    }
+    const [a, b] = halves(rows);
+    const out: { table: StageTable; line: string }[] = [];
+    for (const part of [a, b]) {
+      try {
+        await this.writeLines(part);
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        out.push(...(await this.bisect(part)));
+      }
+    }
+    return out;
+  }
+
+  private async recordRejected(table: StageTable, line: string, e: unknown): Promise<void> {
+    const client = await this.connect();
+    try {
+      const err = (e instanceof SmartGridError && e.cause !== undefined ? e.cause : e) as Error;
+      await client.query(INSERT_REJECTED, [
+        TARGET[table],
+        createHash('sha256').update(line).digest(),
+        line,
+        sqlState(e),
+        err?.message ?? String(e),
+      ]);
+      this.log.error('PostgreSQL refused a row; kept in rejected_rows', { table: TARGET[table], sqlstate: sqlState(e), error: err?.message });
+    } catch (e2) {
+      throw new SmartGridError('SINK_WRITE_FAILED', 'recording a refused row in rejected_rows failed', {
+        cause: e2,
+        canRetry: isTransient(e2),
+      });
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Writes rows in one transaction: COPY into staging tables, then upsert. */
+  private async writeLines(rows: SinkLines): Promise<void> {
     const client = await this.connect();
     let broken = false;
     try {
       await client.query('BEGIN');
       await client.query(STAGING);
-      await copyInto(client, 'stage_sensor', sensor);
-      await copyInto(client, 'stage_consumption', meter);
-      await copyInto(client, 'stage_weather', weather);
-      await copyInto(client, 'stage_dead_letters', dls);
-      if (sensor !== '') await client.query(UPSERT_SENSOR);
-      if (meter !== '') await client.query(UPSERT_CONSUMPTION);
-      if (weather !== '') await client.query(UPSERT_WEATHER);
-      if (dls !== '') await client.query(INSERT_DEAD_LETTERS);
+      for (const t of STAGES) await copyInto(client, t, rows[t].join('\n'));
+      if (rows.stage_sensor.length > 0) await client.query(UPSERT_SENSOR);
+      if (rows.stage_consumption.length > 0) await client.query(UPSERT_CONSUMPTION);
+      if (rows.stage_weather.length > 0) await client.query(UPSERT_WEATHER);
+      if (rows.stage_dead_letters.length > 0) await client.query(INSERT_DEAD_LETTERS);
       await client.query('COMMIT');
-      return counts;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -311,6 +462,23 @@ export class PgSink {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+function size(r: SinkLines): number {
+  return r.stage_sensor.length + r.stage_consumption.length + r.stage_weather.length + r.stage_dead_letters.length;
+}
+
+/** Splits rows into two non-empty halves (by position over the four tables in order). */
+function halves(r: SinkLines): [SinkLines, SinkLines] {
+  const flat: [StageTable, string][] = [];
+  for (const t of STAGES) for (const l of r[t]) flat.push([t, l]);
+  const mid = flat.length >> 1;
+  const make = (part: [StageTable, string][]): SinkLines => {
+    const out: SinkLines = { stage_sensor: [], stage_consumption: [], stage_weather: [], stage_dead_letters: [] };
+    for (const [t, l] of part) out[t].push(l);
+    return out;
+  };
+  return [make(flat.slice(0, mid)), make(flat.slice(mid))];
 }
 
 /**

@@ -43,7 +43,18 @@ export interface PartitionOffsets {
   high: number;
 }
 
+/** A member of the consumer group, as the group coordinator describes it. */
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  clientHost: string;
+}
+
 export interface RecordSource {
+  /** The client id this source presents to Kafka (it carries the instance id). */
+  readonly clientId: string;
+  /** The group's current members (empty when the group has none). */
+  groupMembers(): Promise<GroupMember[]>;
   connect(): Promise<void>;
   /** Creates missing topics (when allowed) or waits for them; returns partitions per topic. */
   ensureTopics(topics: string[], create: boolean, partitions: number): Promise<Map<string, number[]>>;

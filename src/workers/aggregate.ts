@@ -5,9 +5,10 @@
 import { Buffer, isAscii, isUtf8 } from 'node:buffer';
 import { threadId } from 'node:worker_threads';
 import { ColumnBuffers, columnValues } from '../arrow/columns.js';
-import { checkText, describe, fitsDecimal, parseNumber, parseTimestamp } from './parse.js';
+import { checkText, describe, fitsDecimal, MAX_WINDOW_END, MIN_MS, parseNumber, parseTimestamp, timestampProblem } from './parse.js';
 import {
   Kind,
+  R_FUTURE,
   R_INVALID_JSON,
   R_INVALID_RECORD,
   R_LATE,
@@ -80,11 +81,17 @@ class Payloads {
 
 /** Parses record i into an object, or records why not. */
 function parseRecord(src: Payloads, i: number, rej: Rejects): Obj | null {
-  const text = src.get(i);
+  let text = src.get(i);
   if (text === null) {
     rej.add(i, R_INVALID_JSON, 'payload is not valid UTF-8');
     return null;
   }
+  if (text.length === 0) {
+    rej.add(i, R_INVALID_JSON, 'payload is empty (a Kafka tombstone or an empty message), not a JSON object');
+    return null;
+  }
+  // A UTF-8 byte order mark is allowed before the JSON text (RFC 8259 lets parsers ignore it).
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -99,17 +106,37 @@ function parseRecord(src: Payloads, i: number, rej: Rejects): Obj | null {
   return v as Obj;
 }
 
-function readTimestamp(o: Obj, i: number, rej: Rejects): number {
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * Reads the event time and checks that the record can be used at all: its window lies
+ * inside what the TIMESTAMP columns are written with (years 0001–9999, window end
+ * included), and it is not further ahead of the engine's wall clock than the allowed
+ * future skew. A rejected record never moves event time.
+ */
+function readTimestamp(o: Obj, i: number, rej: Rejects, task: AggregateTask): number {
   const raw = o.timestamp;
   const t = parseTimestamp(raw);
   if (Number.isNaN(t)) {
+    rej.add(i, R_INVALID_RECORD, timestampProblem(raw));
+    return NaN;
+  }
+  if (t > task.futureLimit) {
     rej.add(
       i,
-      R_INVALID_RECORD,
-      raw === undefined
-        ? "required field 'timestamp' is missing"
-        : `field 'timestamp' is ${describe(raw)}, not an ISO 8601 time or epoch milliseconds`,
+      R_FUTURE,
+      `event time ${iso(t)} is ahead of the engine's clock by more than the allowed future skew (latest accepted: ${iso(task.futureLimit)})`,
     );
+    return NaN;
+  }
+  const ws = Math.floor(t / task.windowMs) * task.windowMs;
+  if (ws < MIN_MS || ws + task.windowMs > MAX_WINDOW_END) {
+    rej.add(
+      i,
+      R_OUT_OF_RANGE,
+      `field 'timestamp' is ${iso(t)}, whose ${task.windowMs / 1000} s window does not lie within the years 0001 to 9999 that window_start and window_end are written in`,
+    );
+    return NaN;
   }
   return t;
 }
@@ -220,7 +247,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
       if (type === null) continue;
       const x = readDecimal(o, 'value', LIMITS.value, i, rej);
       if (Number.isNaN(x)) continue;
-      const t = readTimestamp(o, i, rej);
+      const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;
       ts[m] = t;
       val[m] = x;
@@ -237,7 +264,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
       if (cust === null) continue;
       const x = readDecimal(o, 'reading', LIMITS.reading, i, rej);
       if (Number.isNaN(x)) continue;
-      const t = readTimestamp(o, i, rej);
+      const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;
       ts[m] = t;
       val[m] = x;
@@ -254,7 +281,7 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     for (let i = 0; i < n; i++) {
       const o = parseRecord(src, i, rej);
       if (o === null) continue;
-      const t = readTimestamp(o, i, rej);
+      const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;
       const a = readDecimal(o, 'temperature', LIMITS.temperature, i, rej);
       if (Number.isNaN(a)) continue;

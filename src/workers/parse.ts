@@ -10,8 +10,19 @@ export interface FieldError {
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const MIN_MS = Date.UTC(1, 0, 1) - 0; // year 0001, the smallest year a TIMESTAMP column prints plainly
-const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * The event times the engine accepts: years 0001 to 9999, the four-digit years of ISO 8601
+ * that a PostgreSQL TIMESTAMP prints and reads back plainly. (Date.UTC(1, …) would mean
+ * 1901: years 0–99 are mapped to 1900–1999, so the bounds are spelled out in milliseconds.)
+ * A window must also end by MAX_WINDOW_END: see windowInRange.
+ */
+export const MIN_MS = -62135596800000; // 0001-01-01T00:00:00.000Z
+export const MAX_MS = 253402300799999; // 9999-12-31T23:59:59.999Z
+/**
+ * The latest window_end written: it must still print with a four-digit year, so a window
+ * ending at 10000-01-01T00:00 (the last window of 9999) cannot be written.
+ */
+export const MAX_WINDOW_END = MAX_MS;
 
 // ISO 8601: date, 'T' or ' ', time with optional seconds and any fraction, optional zone.
 const ISO_RE =
@@ -111,11 +122,30 @@ function parseTimestampSlow(v: unknown): number {
   return t >= MIN_MS && t <= MAX_MS ? t : NaN;
 }
 
-const DECIMAL_RE = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+// No surrounding white space: " 12 " is rejected (a producer that pads numbers is
+// probably sending something else); an exponent is accepted ("1e3"), as JSON numbers,
+// Java's BigDecimal and Jackson's coercion accept it.
+/**
+ * Why a timestamp that parseTimestamp rejected cannot be used: outside the years the
+ * engine accepts (with the value), or not a time at all.
+ */
+export function timestampProblem(raw: unknown): string {
+  if (raw === undefined) return "required field 'timestamp' is missing";
+  if (typeof raw === 'number' && Number.isFinite(raw)) {
+    return `field 'timestamp' is epoch milliseconds ${raw}, outside the years 0001 to 9999 that the engine accepts`;
+  }
+  if (typeof raw === 'string' && ISO_RE.test(raw)) {
+    return `field 'timestamp' is ${describe(raw)}, not a valid time in the years 0001 to 9999 (check the date, time and zone)`;
+  }
+  return `field 'timestamp' is ${describe(raw)}, not an ISO 8601 time or epoch milliseconds`;
+}
+
+const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
- * Reads a number: a JSON number, or a string holding a decimal number ("231.7").
- * Returns NaN when the value is absent, of another type, not a decimal, or not finite.
+ * Reads a number: a JSON number, or a string holding a decimal number ("231.7", "-1.5",
+ * "1e3"; no white space). Returns NaN when the value is absent, of another type, not a
+ * decimal, or not finite.
  */
 export function parseNumber(v: unknown): number {
   if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
@@ -157,6 +187,7 @@ export function fitsDecimal(x: number, precision: number, scale: number): boolea
  */
 export function checkText(field: string, v: string, max: number): string | null {
   if (v.length === 0) return `field '${field}' is empty`;
+  if (v.trim().length === 0) return `field '${field}' is blank (white space only)`;
   let chars = 0;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);

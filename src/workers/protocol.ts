@@ -22,12 +22,13 @@ export const VARS_PER_KIND = [1, 1, 4] as const;
 export const SUM_SCALE = [1e9, 1e7, 1e9] as const;
 
 /** Dead-letter reasons, as stored in `dead_letters.reason`. Index 0 means "accepted". */
-export const REASONS = ['', 'invalid_json', 'invalid_record', 'out_of_range', 'late'] as const;
+export const REASONS = ['', 'invalid_json', 'invalid_record', 'out_of_range', 'late', 'future'] as const;
 export type Reason = Exclude<(typeof REASONS)[number], ''>;
 export const R_INVALID_JSON = 1;
 export const R_INVALID_RECORD = 2;
 export const R_OUT_OF_RANGE = 3;
 export const R_LATE = 4;
+export const R_FUTURE = 5;
 
 export interface AggregateTask {
   kind: Kind;
@@ -38,6 +39,11 @@ export interface AggregateTask {
    * window_end is at or below it is late. -Infinity when nothing holds a watermark yet.
    */
   watermark: number;
+  /**
+   * The latest event time accepted (epoch ms): the engine's wall clock at dispatch plus
+   * the allowed future skew; Infinity when the guard is off. Later records are `future`.
+   */
+  futureLimit: number;
   /** Payloads back to back. */
   bytes: Uint8Array;
   /** n + 1 byte offsets into `bytes`: record i is bytes[offsets[i] .. offsets[i+1]). */

@@ -16,7 +16,7 @@ test('window state survives snapshot and restore exactly, condition counts inclu
   const store = new WindowStore(Kind.weather, 3600000);
   store.merge(aggregateBatch(weatherTask(['Sunny', 'Rainy', 'Sunny', 'Cloudy', 'Rainy'])));
   store.merge(aggregateBatch(weatherTask(['Rainy', 'Sunny'])));
-  const snap = JSON.parse(JSON.stringify(store.snapshot()));
+  const snap = store.snapshot();
   const again = new WindowStore(Kind.weather, 3600000);
   again.restore(snap);
   assert.equal(again.openStates, store.openStates);
@@ -30,4 +30,13 @@ test('window state survives snapshot and restore exactly, condition counts inclu
     assert.deepEqual([...b[i].conds!], [...a[i].conds!]);
   }
   assert.throws(() => again.restore([{ start: 0, keys: ['', 'x'], stats: snap[0].stats }]), /statistics for 2 keys/);
+});
+
+test('a snapshot is a frozen copy: merges after it do not change it', () => {
+  const store = new WindowStore(Kind.weather, 3600000);
+  store.merge(aggregateBatch(weatherTask(['Sunny', 'Rainy'])));
+  const snap = store.snapshot();
+  const before = snap.map((w) => ({ keys: [...w.keys], stats: Array.from(w.stats), conds: [...(w.conds ?? [])] }));
+  store.merge(aggregateBatch(weatherTask(['Cloudy', 'Cloudy', 'Foggy'])));
+  assert.deepEqual(snap.map((w) => ({ keys: [...w.keys], stats: Array.from(w.stats), conds: [...(w.conds ?? [])] })), before);
 });

@@ -57,7 +57,7 @@ test('every bad-record case is rejected with its reason and a sentence naming th
     ['[1,2,3]', 'invalid_json', /an array, not a JSON object/],
     ['"text"', 'invalid_json', /not a JSON object/],
     ['null', 'invalid_json', /null, not a JSON object/],
-    ['', 'invalid_json', /not valid JSON/],
+    ['', 'invalid_json', /payload is empty \(a Kafka tombstone/],
     [sensor({ sensor_id: undefined }), 'invalid_record', /'sensor_id' is missing/],
     [sensor({ sensor_id: 42 }), 'invalid_record', /'sensor_id' is number 42, not a string/],
     [sensor({ sensor_type: null }), 'invalid_record', /'sensor_type' is null/],
@@ -71,6 +71,12 @@ test('every bad-record case is rejected with its reason and a sentence naming th
     [sensor({ timestamp: undefined }), 'invalid_record', /'timestamp' is missing/],
     [sensor({ timestamp: 'yesterday' }), 'invalid_record', /'timestamp' is the string "yesterday"/],
     [sensor({ timestamp: '2026-02-30T00:00:00' }), 'invalid_record', /'timestamp'/],
+    [sensor({ sensor_id: '   ' }), 'invalid_record', /'sensor_id' is blank/],
+    [sensor({ value: ' 12 ' }), 'invalid_record', /'value' is the string " 12 ", not a finite number/],
+    // The poison pill: valid, but its window ends in the year 10000, which the TIMESTAMP columns are not written with.
+    [sensor({ timestamp: '9999-12-31T23:59:59Z' }), 'out_of_range', /window does not lie within the years 0001 to 9999/],
+    [sensor({ timestamp: '0000-12-31T23:59:59Z' }), 'invalid_record', /not a valid time in the years 0001 to 9999/],
+    [sensor({ timestamp: -62135596800001 }), 'invalid_record', /epoch milliseconds -62135596800001, outside the years 0001 to 9999/],
     [sensor({ value: 1e6 }), 'out_of_range', /'value' is 1000000, which does not fit DECIMAL\(10, 4\)/],
     [sensor({ value: -999999.99995 }), 'out_of_range', /'value'/],
   ];
@@ -84,6 +90,32 @@ test('every bad-record case is rejected with its reason and a sentence naming th
   });
   assert.equal(r.windows.length, 1, 'the good record is still aggregated');
   assert.equal(r.stats[S_COUNT], 1);
+});
+
+test('edges that are accepted: a byte order mark, year 0001, the last window of 9999, numbers with exponents', () => {
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from(sensor({}))]);
+  const r = aggregateBatch(
+    task(Kind.sensor, [
+      bom,
+      sensor({ timestamp: '0001-01-01T00:00:00Z' }),
+      sensor({ timestamp: '9999-12-31T23:54:59.999Z' }),
+      sensor({ value: '1e3' }),
+    ]),
+  );
+  assert.deepEqual(rejects(r), []);
+  const starts = Array.from(r.windows).sort((a, b) => a - b);
+  assert.equal(starts[0], -62135596800000, 'year 0001 is year 0001, not 1901');
+  assert.equal(new Date(starts[starts.length - 1]).toISOString(), '9999-12-31T23:50:00.000Z');
+});
+
+test('future guard: records beyond the limit are dead letters and never move event time', () => {
+  const limit = BASE + 60_000;
+  const t = { ...task(Kind.sensor, [sensor({}), sensor({ timestamp: limit + 1 }), sensor({ timestamp: limit })]), futureLimit: limit };
+  const r = aggregateBatch(t);
+  const got = rejects(r);
+  assert.deepEqual(got.map((g) => [g[0], g[1]]), [[1, 'future']]);
+  assert.match(got[0][2], /ahead of the engine's clock by more than the allowed future skew/);
+  assert.equal(r.partMaxTs[0], limit, 'the future record does not count as event time');
 });
 
 test('meter records group by customer_id; meter_id may be absent', () => {

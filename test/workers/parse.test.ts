@@ -36,7 +36,8 @@ test('timestamps: unreadable values are NaN', () => {
 test('numbers: JSON numbers and decimal strings; anything else is NaN', () => {
   assert.equal(parseNumber(231.7), 231.7);
   assert.equal(parseNumber('231.7'), 231.7);
-  assert.equal(parseNumber(' -1.5 '), -1.5);
+  assert.equal(parseNumber('-1.5'), -1.5);
+  assert.ok(Number.isNaN(parseNumber(' -1.5 ')), 'white space around a number is rejected');
   assert.equal(parseNumber('1e3'), 1000);
   assert.equal(parseNumber('.5'), 0.5);
   assert.equal(parseNumber(0), 0);
