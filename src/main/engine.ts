@@ -224,6 +224,8 @@ export class Engine {
 
   private started = false;
   private ownership: Promise<void> = Promise.resolve();
+  /** This instance has owned partitions (so a member that joins later is the newcomer). */
+  private ownedBefore = false;
   private stateLimitSince: number | null = null;
   private checkpointFailuresInRow = 0;
   private lastAssignmentChange = Date.now();
@@ -308,7 +310,9 @@ export class Engine {
    * linger after a kill -9) makes this instance refuse. After a join, when two engines
    * started at once, the one that started later refuses; the earlier one keeps the
    * watermarks of partitions it lost (they still hold event time back, so nothing turns
-   * late) and gets them back once the newcomer has left.
+   * late) and gets them back once the newcomer has left. A newcomer that is not an engine
+   * (any other consumer with this group id) cannot be made to leave; it holds its
+   * partitions until it does.
    */
   private async checkSingleMember(at: 'start' | 'join'): Promise<void> {
     const { source, lock } = this.deps;
@@ -326,10 +330,15 @@ export class Engine {
     const others = members.filter((m) => !ignore.has(instanceOfClient(m.clientId)));
     if (others.length === 0) return;
     const who = others.map((m) => `${m.clientId} on ${m.clientHost}`).join(', ');
-    // Engine client ids end in an instance id that sorts by start time.
-    const newer = others.every((m) => m.clientId.includes('@') && instanceOfClient(m.clientId) > mine);
-    if (at === 'join' && newer) {
-      this.log.warn('another engine instance joined the consumer group; it will refuse and leave, and its partitions come back', {
+    // Who was there first keeps the group. An instance that already owned partitions
+    // before this join was: the others are newcomers. On a first assignment, engine
+    // members compare their instance ids, which sort by start time; another consumer
+    // that is already there wins.
+    const newcomers =
+      at === 'join' &&
+      (this.ownedBefore || others.every((m) => m.clientId.includes('@') && instanceOfClient(m.clientId) > mine));
+    if (newcomers) {
+      this.log.warn('another member joined the consumer group; this instance keeps its state and waits for its partitions to come back', {
         members: who,
       });
       return;
@@ -445,7 +454,11 @@ export class Engine {
 
   private onAssignment(assigned: PartitionRef[]): void {
     const now = this.now();
-    this.ownership = this.checkSingleMember('join').catch((e: unknown) => this.fail(e));
+    this.ownership = this.checkSingleMember('join')
+      .then(() => {
+        if (assigned.length > 0) this.ownedBefore = true;
+      })
+      .catch((e: unknown) => this.fail(e));
     const set = new Set(assigned.map((a) => this.key(a.topic, a.partition)));
     for (const ps of this.parts.values()) {
       if (ps.assigned && !set.has(this.key(ps.topic, ps.partition))) {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ENGINE_ENV_VARS, helpText, loadConfig, parseDuration } from '../../src/main/config.js';
+import { join } from 'node:path';
+import { ENGINE_ENV_VARS, groupDirName, helpText, loadConfig, parseDuration } from '../../src/main/config.js';
 import { ConfigError } from '../../src/main/errors.js';
 
 const CLI = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));
@@ -71,4 +72,35 @@ test('--help lists every option with its environment variable and default', () =
   for (const env of ENGINE_ENV_VARS) assert.ok(r.stdout.includes(`env ${env},`), env);
   assert.equal(r.stdout.trim(), helpText().trim());
   assert.match(r.stdout, /--allowed-lateness <value>.*\n.*default 10m/);
+});
+
+test('group ids become one safe folder name; topic and schema names follow Kafka and PostgreSQL', () => {
+  const bad = (argv: string[], re: RegExp) =>
+    assert.throws(() => loadConfig(argv, {}), (e: unknown) => e instanceof ConfigError && re.test(e.message), argv.join(' '));
+  assert.equal(groupDirName('smartgrid-stream'), 'smartgrid-stream', 'plain ids keep their folder');
+  assert.equal(groupDirName('grid.v2_A'), 'grid.v2_A');
+  for (const g of ['../../../x', 'a/../b', '..', '.', '.hidden', 'a\\b', "x*'()!"]) {
+    const d = groupDirName(g);
+    assert.ok(!d.includes('/') && !d.includes('\\') && !d.startsWith('.'), `${g} -> ${d}`);
+    assert.notEqual(d, groupDirName('b'));
+  }
+  assert.notEqual(groupDirName('a/../b'), groupDirName('b'), 'a/../b and b do not share a folder');
+  assert.equal(join('/ck', groupDirName('../../../x')).startsWith('/ck/'), true);
+  bad(['--group-id', 'g'.repeat(250)], /--group-id: is 250 characters long; at most 249/);
+  bad(['--group-id', '😀'.repeat(30)], /too long once encoded/);
+  bad(['--group-id', 'a\nb'], /control characters/);
+  assert.equal(loadConfig(['--group-id', 'g'.repeat(249)], {}).config.groupId.length, 249);
+  bad(['--topic-sensor', '..'], /--topic-sensor: '\.\.' is not a valid Kafka topic name/);
+  bad(['--topic-meter', '.'], /--topic-meter/);
+  bad(['--topic-weather', 'a'.repeat(250)], /--topic-weather/);
+  bad(['--postgres-schema', 'information_schema'], /--postgres-schema: 'information_schema' is a PostgreSQL system schema/);
+  bad(['--postgres-schema', 'pg_catalog'], /system schema/);
+  bad(['--postgres-schema', 'Upper'], /plain lower-case identifier/);
+});
+
+test('the CLI exits 2 with one line for a group id that would fail later', () => {
+  const r = spawnSync(process.execPath, [CLI, '--group-id', 'x'.repeat(300)], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^error: invalid configuration: --group-id: is 300 characters long/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
 });
