@@ -14,7 +14,8 @@
  * The header is the snapshot without its keys and statistics (per window: start, key
  * count, statistics bytes, condition counts). Each window's section is its keys in pieces of at most
  * KEYS_PER_PIECE — u32 count, u32 byte length, u32 × count key lengths (UTF-16 code units),
- * the keys' UTF-8 bytes — then its statistics as little-endian float64 bytes. The
+ * the keys' UTF-8 bytes — then zero padding to a multiple of 8 bytes and its statistics
+ * as little-endian float64 bytes (so a reader can view them in place). The
  * checksum covers everything before it. The writer encodes one piece at a time and
  * awaits each write, so the main thread is never busy for more than a few milliseconds
  * at a stretch. Format 3 (`snapshot-<seq>.json`, one JSON document) is still read, so an
@@ -178,7 +179,7 @@ async function writeSnapshot(fh: FileHandle, snap: Snapshot): Promise<void> {
     ...snap,
     topics: snap.topics.map((t) => ({
       ...t,
-      windows: t.windows.map((w) => ({ start: w.start, n: w.keys.length, b: w.stats.byteLength, conds: w.conds })),
+      windows: t.windows.map((w) => ({ start: w.start, n: w.n ?? w.keys.length, b: w.stats.byteLength, conds: w.conds })),
     })),
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
@@ -187,8 +188,9 @@ async function writeSnapshot(fh: FileHandle, snap: Snapshot): Promise<void> {
   await put(Buffer.concat([MAGIC, len, headerBytes]));
   for (const t of snap.topics) {
     for (const w of t.windows) {
-      for (let a = 0; a < w.keys.length; a += KEYS_PER_PIECE) {
-        const piece = w.keys.slice(a, a + KEYS_PER_PIECE);
+      const n = w.n ?? w.keys.length;
+      for (let a = 0; a < n; a += KEYS_PER_PIECE) {
+        const piece = w.keys.slice(a, Math.min(n, a + KEYS_PER_PIECE));
         const text = Buffer.from(piece.join(''), 'utf8');
         const head = new Uint32Array(2 + piece.length);
         head[0] = piece.length;
@@ -197,6 +199,8 @@ async function writeSnapshot(fh: FileHandle, snap: Snapshot): Promise<void> {
         await put(new Uint8Array(head.buffer));
         await put(text);
       }
+      // Statistics start at a multiple of 8 bytes, so a reader can view them in place.
+      if (pos % 8 !== 0) await put(new Uint8Array(8 - (pos % 8)));
       const stats = new Uint8Array(w.stats.buffer, w.stats.byteOffset, w.stats.byteLength);
       for (let a = 0; a < stats.length; a += STATS_PIECE_BYTES) await put(stats.subarray(a, a + STATS_PIECE_BYTES));
     }
@@ -248,9 +252,17 @@ export function parseSnapshot(data: Buffer, file: string): Snapshot {
         if (at !== text.length) corrupt('has key lengths that do not match its key bytes');
       }
       const statBytes = w.b;
+      pos += (8 - (pos % 8)) % 8;
       if (!Number.isInteger(statBytes) || statBytes % 8 !== 0 || pos + statBytes > body.length) corrupt('ends inside window statistics');
-      const stats = new Float64Array(statBytes / 8);
-      new Uint8Array(stats.buffer).set(data.subarray(pos, pos + statBytes));
+      // A view into the file's buffer when it is aligned (readFile gives an ArrayBuffer of
+      // its own): no second copy of possibly hundreds of MiB.
+      const at = data.byteOffset + pos;
+      let stats: Float64Array;
+      if (at % 8 === 0) stats = new Float64Array(data.buffer, at, statBytes / 8);
+      else {
+        stats = new Float64Array(statBytes / 8);
+        new Uint8Array(stats.buffer).set(data.subarray(pos, pos + statBytes));
+      }
       pos += statBytes;
       const out: WindowSnapshot = { start: w.start, keys, stats };
       if (w.conds !== undefined) out.conds = w.conds;

@@ -227,6 +227,8 @@ export class Engine {
   /** This instance has owned partitions (so a member that joins later is the newcomer). */
   private ownedBefore = false;
   private stateLimitSince: number | null = null;
+  /** A snapshot copy is being taken (see snapshotTopics). */
+  private capturing = false;
   private checkpointFailuresInRow = 0;
   private lastAssignmentChange = Date.now();
   private recentRate = 0;
@@ -709,6 +711,7 @@ export class Engine {
 
   /** Recomputes watermarks and moves final windows to the sink queue. */
   private tick(): void {
+    if (this.capturing) return;
     const now = this.now();
     if (now - this.rateAt >= 1000) {
       const total = this.deps.metrics.totalIn();
@@ -849,17 +852,16 @@ export class Engine {
       await this.flush();
       if (!this.dirty && !finalWrite && !requested) return;
       this.dirty = false;
-      // The state and offsets are captured at the barrier (a frozen copy: shallow key
-      // arrays and one memcpy of statistics per window); then processing resumes while
-      // the copy is written out piece by piece, so a large state never stalls the event
-      // loop for long. Offsets are committed only once the snapshot is durable.
+      // The snapshot is written while the barrier holds: it views the live state without
+      // copying it (see WindowStore.snapshot), and the writer yields to the event loop
+      // between pieces, so /health, heartbeats and timers keep running even for millions
+      // of states; only merging waits. Offsets are committed once the file is durable.
       const topics = this.snapshotTopics();
       const offsets = [...this.parts.values()]
         .filter((p) => p.assigned && p.next !== null)
         .map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next! }));
-      this.barrier = false;
-      this.gateSignal.notify();
       let snap: Snapshot;
+      this.capturing = true;
       try {
         snap = await this.deps.checkpoints.save({ groupId: this.opts.groupId, topics });
       } catch (e) {
@@ -879,6 +881,8 @@ export class Engine {
         });
         if (tolerated) return;
         throw e;
+      } finally {
+        this.capturing = false;
       }
       this.checkpointFailuresInRow = 0;
       this.deps.metrics.checkpointFailuresInRow = 0;
@@ -917,6 +921,11 @@ export class Engine {
     }
   }
 
+  /**
+   * The state, watermarks and offsets for a snapshot, at the barrier: no batch is merged
+   * while it is written, and no window becomes final (`capturing` makes tick() wait), so
+   * they describe one moment.
+   */
   private snapshotTopics(): TopicSnapshot[] {
     return this.kinds.map((k) => {
       const cs = k.clock.snapshot();

@@ -169,11 +169,68 @@ test('exactly-once results across kill -9, PostgreSQL outages, broker restarts a
     p.child.kill('SIGKILL');
     await p.exited;
     const dir = join(s.checkpointDir, s.group);
-    const snaps = (await readdir(dir)).filter((f) => /^snapshot-\d+\.json$/.test(f)).sort();
+    const snaps = (await readdir(dir)).filter((f) => /^snapshot-\d+\.bin$/.test(f)).sort();
     assert.ok(snaps.length >= 2, `snapshots: ${snaps}`);
     await truncate(join(dir, snaps[snaps.length - 1]), 100);
     const done = await runToCompletion(args);
     assert.ok(done.lines.some((l) => l.msg === 'checkpoint is unreadable; falling back to the previous one'));
     await same(s.schema, 'after falling back from a corrupt snapshot');
+  });
+
+  const refusal = (p: { lines: Record<string, unknown>[] }) =>
+    p.lines.find((l) => l.msg === 'engine stopped on an error' && l.code === 'INSTANCE_CONFLICT');
+
+  await t.test('a second engine on the same checkpoint directory refuses and says why; the tables stay exact', async () => {
+    const s = await scenario('samedir');
+    const args = engineArgs({ topics, ...s, extra: SLOW });
+    const first = startEngine(args);
+    await first.waitFor('partitions assigned');
+    const second = startEngine(args);
+    const { code } = await second.exited;
+    assert.equal(code, 1);
+    const why = refusal(second);
+    assert.ok(why, second.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
+    assert.match(String(why.error), /checkpoint directory .* is locked by another running engine instance \(pid \d+/);
+    t.diagnostic(`refusal: ${String(why.error).slice(0, 160)}…`);
+    const done = await first.exited;
+    assert.equal(done.code, 0, first.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n'));
+    await same(s.schema, 'with a second engine on the same directory');
+  });
+
+  await t.test('a second engine with the same group id on another directory refuses; the tables stay exact', async () => {
+    const s = await scenario('twodirs');
+    const first = startEngine(engineArgs({ topics, ...s, extra: SLOW }));
+    await first.waitFor('partitions assigned');
+    const otherDir = await mkdtemp(join(tmpdir(), 'twodirs-b-'));
+    dirs.push(otherDir);
+    const second = startEngine(engineArgs({ topics, ...s, checkpointDir: otherDir, extra: SLOW }));
+    const { code } = await second.exited;
+    assert.equal(code, 1);
+    const why = refusal(second);
+    assert.ok(why, second.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
+    assert.match(String(why.error), /consumer group '.*' already has an active member .*another engine instance/);
+    const done = await first.exited;
+    assert.equal(done.code, 0, first.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n'));
+    await same(s.schema, 'with a second engine in the same group on another machine');
+  });
+
+  await t.test('two engines started at the same moment with one group id: exactly one refuses; the tables stay exact', async () => {
+    const s = await scenario('together');
+    const otherDir = await mkdtemp(join(tmpdir(), 'together-b-'));
+    dirs.push(otherDir);
+    const a = startEngine(engineArgs({ topics, ...s, extra: SLOW }));
+    const b = startEngine(engineArgs({ topics, ...s, checkpointDir: otherDir, extra: SLOW }));
+    const [ra, rb] = await Promise.all([a.exited, b.exited]);
+    const codes = [ra.code, rb.code].sort();
+    const loser = ra.code === 0 ? b : a;
+    const winner = ra.code === 0 ? a : b;
+    assert.deepEqual(codes, [0, 1], `${JSON.stringify(loser.lines.slice(-3))}`);
+    const error = loser.lines.find((l) => l.msg === 'engine stopped on an error');
+    assert.ok(error && ['INSTANCE_CONFLICT', 'CHECKPOINT_MISSING'].includes(String(error.code)), JSON.stringify(error));
+    t.diagnostic(`the later engine refused with ${String(error.code)}`);
+    // The winner writes into the first engine's directory or the other; either way the
+    // rows come from one owner only.
+    assert.ok(winner.lines.some((l) => l.msg === 'available-now run complete'));
+    await same(s.schema, 'with two engines started at once');
   });
 });
