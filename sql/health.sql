@@ -13,9 +13,13 @@
 --       windows whose mean lies outside their type's band (side: 'below' / 'above');
 --       EN 50160 judges voltage on 10-minute means, not single readings, and so does this
 --   SELECT * FROM sensor_jumps(24, 5);
---       windows whose mean is at least 5 standard deviations from the mean of the same
---       sensor's previous 24 windows (z-score against a trailing baseline). Only windows
---       with a full baseline and a baseline that varies are judged. Optional period:
+--       windows whose mean is at least 5 standard errors from the sensor's trailing
+--       baseline: the readings of its previous 24 windows (baseline_mean, and
+--       baseline_stddev their standard deviation, within and between windows). z is
+--       (window mean − baseline_mean) / (baseline_stddev / √count): a window of one
+--       reading must stray further than a window of forty to count, so sensors that
+--       report irregularly do not flood the list. Only windows with a full baseline that
+--       varies are judged. Optional period:
 --       sensor_jumps(24, 5, '2026-11-28', '2026-11-29') (window_start in [from, to); the
 --       baseline may reach back before from)
 --   SELECT * FROM stale_sensors('30 minutes');
@@ -76,23 +80,38 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE
 AS $$
-    WITH judged AS (
-        SELECT s.window_start, s.window_end, s.sensor_type, s.sensor_id, s.avg_value::float8 AS avg_value,
-               avg(s.avg_value::float8) OVER baseline AS baseline_mean,
-               stddev_samp(s.avg_value::float8) OVER baseline AS baseline_stddev,
-               count(*) OVER baseline AS baseline_count
+    WITH windows AS (
+        -- means are taken relative to the sensor's overall level (shift), so the sums of
+        -- squares below do not cancel catastrophically for large values with a small spread
+        SELECT s.window_start, s.window_end, s.sensor_type, s.sensor_id, s.count::float8 AS n,
+               s.avg_value::float8 AS avg_value,
+               s.avg_value::float8 - avg(s.avg_value::float8) OVER (PARTITION BY s.sensor_type, s.sensor_id) AS m,
+               coalesce(s.stddev_value::float8, 0) AS sd
         FROM sensor_aggregates_realtime s
-        WHERE s.window_start < to_ts
-        WINDOW baseline AS (PARTITION BY s.sensor_type, s.sensor_id ORDER BY s.window_start
+        WHERE s.window_start < to_ts AND s.count > 0
+    ),
+    sums AS (
+        SELECT w.*, w.avg_value - w.m AS shift,
+               count(*) OVER baseline AS baseline_count,
+               sum(w.n) OVER baseline AS bn,
+               sum(w.n * w.m) OVER baseline AS bnm,
+               sum(w.n * w.m * w.m) OVER baseline AS bnmm,
+               sum((w.n - 1) * w.sd * w.sd) OVER baseline AS bwithin
+        FROM windows w
+        WINDOW baseline AS (PARTITION BY w.sensor_type, w.sensor_id ORDER BY w.window_start
                             ROWS BETWEEN baseline_windows PRECEDING AND 1 PRECEDING)
+    ),
+    judged AS (
+        SELECT s.*, s.shift + s.bnm / s.bn AS baseline_mean,
+               sqrt(greatest(0, s.bwithin + s.bnmm - s.bnm * s.bnm / s.bn) / (s.bn - 1)) AS baseline_stddev
+        FROM sums s
+        WHERE s.window_start >= from_ts AND s.baseline_count = baseline_windows AND s.bn > 1
     )
     SELECT j.window_start, j.window_end, j.sensor_type, j.sensor_id, j.avg_value,
-           j.baseline_mean, j.baseline_stddev, (j.avg_value - j.baseline_mean) / j.baseline_stddev
+           j.baseline_mean, j.baseline_stddev, (j.avg_value - j.baseline_mean) / (j.baseline_stddev / sqrt(j.n))
     FROM judged j
-    WHERE j.window_start >= from_ts
-      AND j.baseline_count = baseline_windows
-      AND j.baseline_stddev > 0
-      AND abs(j.avg_value - j.baseline_mean) >= z_threshold * j.baseline_stddev
+    WHERE j.baseline_stddev > 0
+      AND abs(j.avg_value - j.baseline_mean) >= z_threshold * j.baseline_stddev / sqrt(j.n)
     ORDER BY j.window_start, j.sensor_type, j.sensor_id
 $$;
 

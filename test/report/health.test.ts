@@ -63,26 +63,28 @@ describe('sensor health views on planted faults', () => {
     );
   });
 
-  // Natural noise reaches |z| = 5 now and then over these ~860 windows (seed 77: a current
-  // sensor's last window before a silence at z ≈ −5.2, by chance), so the exact check uses
-  // 8: the planted faults sit at |z| > 20, the largest natural one at 5.2.
-  test('sensor_jumps(24, 8): exactly the planted spikes and out-of-band windows (an out-of-band window is a jump too)', async () => {
-    const rows = await q<{ window_start: string; sensor_id: string; z: number }>(`SELECT ${ts}, sensor_id, z FROM sensor_jumps(24, 8)`);
+  test('sensor_jumps(24, 5): exactly the planted spikes and out-of-band windows (an out-of-band window is a jump too)', async () => {
+    const rows = await q<{ window_start: string; sensor_id: string; z: number }>(`SELECT ${ts}, sensor_id, z FROM sensor_jumps(24, 5)`);
+    // the planted faults sit at |z| ≥ 20 here, the largest natural window at 3.3
+    const natural = await q<{ z: number }>(
+      `SELECT max(abs(z)) AS z FROM sensor_jumps(24, 0) WHERE (sensor_id, window_start) NOT IN (SELECT sensor_id, window_start FROM sensor_jumps(24, 5))`,
+    );
+    assert.ok(natural[0].z < 4, `largest natural |z| ${natural[0].z}`);
     const planted = [...g.planted.spikes, ...g.planted.outOfBand];
     assert.deepEqual(rows.map(key).sort(), planted.map((p) => `${iso(p.windowStartMs)} ${p.sensorId}`).sort());
     const spikes = new Set(g.planted.spikes.map((p) => p.sensorId));
-    for (const r of rows) if (spikes.has(r.sensor_id)) assert.ok(r.z > 10, `spike z ${r.z}`);
+    for (const r of rows) if (spikes.has(r.sensor_id)) assert.ok(r.z > 15, `spike z ${r.z}`);
     // a spike stays in band: the out-of-band view does not list it
     const oob = await q<{ sensor_id: string }>('SELECT sensor_id FROM sensor_out_of_band');
     for (const o of oob) assert.ok(!spikes.has(o.sensor_id));
   });
 
   test('sensor_jumps: N and the threshold are parameters; a period narrows the windows judged, not the baseline', async () => {
-    const all = await q('SELECT * FROM sensor_jumps(24, 8)');
-    const loose = await q('SELECT * FROM sensor_jumps(24, 3)');
+    const all = await q('SELECT * FROM sensor_jumps(24, 5)');
+    const loose = await q('SELECT * FROM sensor_jumps(24, 2.5)');
     assert.ok(loose.length > all.length, `threshold 1.5: ${loose.length} vs ${all.length}`);
     const spike = g.planted.spikes[0];
-    const only = await q<{ sensor_id: string }>('SELECT sensor_id FROM sensor_jumps(24, 8, $1, $2)', [
+    const only = await q<{ sensor_id: string }>('SELECT sensor_id FROM sensor_jumps(24, 5, $1, $2)', [
       iso(spike.windowStartMs).replace('Z', ''),
       iso(spike.windowStartMs + 300_000).replace('Z', ''),
     ]);
