@@ -32,6 +32,14 @@ Simulated world
   --span D                 event time covered by --events (default 24h)
   --step D                 event time per event in --duration runs (default 10ms)
   --timestamps STYLE       contract (default) or mixed (also the lenient forms)
+  --weather-effect K[,C]   kWh added to each meter reading per degree below 18 °C (K) and
+                           above 22 °C (C, default K) of the regional temperature
+                           (default 0.02; 0 = consumption follows the hour of day only)
+Sensor faults (for the health views; each on its own sensor, needs --events)
+  --spikes N               N windows far from their sensor's baseline, within band
+  --out-of-band N          N windows whose mean is outside the type's band
+  --silence N              N sensors send nothing for the last --silence-for of the span
+  --silence-for D          (default 1h)
 Record kinds (shares of all events, exact counts with --events)
   --out-of-order X         jittered back by less than half the lateness (default 0)
   --late X                 certainly late for the engine (default 0)
@@ -108,6 +116,11 @@ export function parseLoadgenArgs(argv: string[], env: LoadgenEnv): LoadgenConfig
         span: { type: 'string' },
         step: { type: 'string' },
         timestamps: { type: 'string' },
+        'weather-effect': { type: 'string' },
+        spikes: { type: 'string' },
+        'out-of-band': { type: 'string' },
+        silence: { type: 'string' },
+        'silence-for': { type: 'string' },
         'out-of-order': { type: 'string' },
         late: { type: 'string' },
         bad: { type: 'string' },
@@ -170,6 +183,22 @@ export function parseLoadgenArgs(argv: string[], env: LoadgenEnv): LoadgenConfig
   if (v.timestamps !== undefined) {
     if (v.timestamps !== 'contract' && v.timestamps !== 'mixed') throw new ConfigError('--timestamps', 'must be contract or mixed');
     gen.timestampStyle = v.timestamps;
+  }
+  if (v['weather-effect'] !== undefined) {
+    const parts = v['weather-effect'].split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+    if (parts.length > 2 || parts.some((x) => !(Number.isFinite(x) && Math.abs(x) <= 10))) {
+      throw new ConfigError('--weather-effect', `"${v['weather-effect']}" must be one or two numbers from -10 to 10 (kWh per reading per degree)`);
+    }
+    gen.weatherEffect = { heatingKwhPerDegree: parts[0], coolingKwhPerDegree: parts[1] ?? parts[0] };
+  }
+  const anomalies = {
+    spikes: int('--spikes', v.spikes, 0),
+    outOfBand: int('--out-of-band', v['out-of-band'], 0),
+    silenced: int('--silence', v.silence, 0),
+    silenceMs: v['silence-for'] === undefined ? undefined : parseDuration('--silence-for', v['silence-for']),
+  };
+  if (Object.values(anomalies).some((x) => x !== undefined)) {
+    gen.anomalies = Object.fromEntries(Object.entries(anomalies).filter(([, x]) => x !== undefined));
   }
   gen.outOfOrderShare = shareOf('--out-of-order', v['out-of-order']);
   gen.lateShare = shareOf('--late', v.late);

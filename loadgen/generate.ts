@@ -22,7 +22,8 @@
  * Counts are exact for a fixed number of events: the kinds are drawn by selection
  * sampling (Knuth's algorithm S), so `round(events × share)` records of each kind come out.
  */
-import { WeatherSimulator, type WeatherMessage } from '../src/producer/weather.js';
+import type { WeatherMessage } from '../src/producer/weather.js';
+import { Climate, ClimateStation, DEFAULT_WEATHER_EFFECT, weatherEffectKwh, type WeatherEffect } from './climate.js';
 import { partitionForKey } from './partition.js';
 import { gaussian, mulberry32, randInt, subSeed, type Rng } from './random.js';
 
@@ -80,6 +81,37 @@ export interface GenerateOptions {
   /** 'contract': timestamps and numbers exactly as the contract's examples; 'mixed': also
    * the lenient forms (space separator, zone offsets, epoch ms, numbers in strings). */
   timestampStyle: 'contract' | 'mixed';
+  /** How consumption answers the weather (kWh per reading per heating / cooling degree). */
+  weatherEffect: WeatherEffect;
+  /** Sensor faults planted for the health views (see `Anomalies`). */
+  anomalies: Anomalies;
+}
+
+/**
+ * Sensor faults to plant, each on its own sensor (so a sensor has at most one fault):
+ * - `spikes`: one sensor window whose readings jump halfway from the sensor's level to the
+ *   upper edge of its type's band (`SENSOR_BANDS`): far from its own baseline, still in band;
+ * - `outOfBand`: one sensor window whose readings sit beyond the band (above and below in
+ *   turn), by half the distance from the sensor's level to that edge;
+ * - `silenced`: sensors that send nothing for the last `silenceMs` of the span.
+ * Spike and out-of-band windows lie in the second half of the span, so that a trailing
+ * baseline of up to half the span's windows exists before them. Needs a fixed number of
+ * events. `EventGenerator.planted` lists what was planted.
+ */
+export interface Anomalies {
+  spikes: number;
+  outOfBand: number;
+  silenced: number;
+  silenceMs: number;
+}
+
+export const NO_ANOMALIES: Anomalies = { spikes: 0, outOfBand: 0, silenced: 0, silenceMs: 3_600_000 };
+
+/** What `Anomalies` planted, by sensor; window starts in epoch ms. */
+export interface Planted {
+  spikes: { sensorId: string; sensorType: string; windowStartMs: number }[];
+  outOfBand: { sensorId: string; sensorType: string; windowStartMs: number; side: 'above' | 'below' }[];
+  silenced: { sensorId: string; sensorType: string; fromMs: number }[];
 }
 
 export const DEFAULT_TOPICS: Topics = {
@@ -109,13 +141,19 @@ export const DEFAULT_GENERATE_OPTIONS: GenerateOptions = {
   latenessMs: 600_000,
   windows: DEFAULT_WINDOWS,
   timestampStyle: 'contract',
+  weatherEffect: DEFAULT_WEATHER_EFFECT,
+  anomalies: NO_ANOMALIES,
 };
 
-export type GenerateInput = Partial<Omit<GenerateOptions, 'partitions' | 'mix' | 'topics' | 'windows'>> & {
+export type GenerateInput = Partial<
+  Omit<GenerateOptions, 'partitions' | 'mix' | 'topics' | 'windows' | 'weatherEffect' | 'anomalies'>
+> & {
   partitions?: number | Partial<Record<Source, number>>;
   mix?: Partial<Record<Source, number>>;
   topics?: Partial<Topics>;
   windows?: Partial<Windows>;
+  weatherEffect?: Partial<WeatherEffect>;
+  anomalies?: Partial<Anomalies>;
 };
 
 /** The typed values of a valid record, as the engine should read them. */
@@ -170,6 +208,8 @@ export function resolveGenerateOptions(input: GenerateInput = {}): GenerateOptio
     mix: { ...d.mix, ...(input.mix ?? {}) },
     topics: { ...d.topics, ...(input.topics ?? {}) },
     windows: { ...d.windows, ...(input.windows ?? {}) },
+    weatherEffect: { ...d.weatherEffect, ...(input.weatherEffect ?? {}) },
+    anomalies: { ...d.anomalies, ...(input.anomalies ?? {}) },
   } as GenerateOptions;
   if (!Number.isInteger(o.seed)) throw new RangeError(`options.seed must be an integer (got ${o.seed})`);
   positiveInt('events', o.events, true);
@@ -197,6 +237,23 @@ export function resolveGenerateOptions(input: GenerateInput = {}): GenerateOptio
   if (o.timestampStyle !== 'contract' && o.timestampStyle !== 'mixed') {
     throw new RangeError(`options.timestampStyle must be 'contract' or 'mixed'`);
   }
+  for (const k of ['heatingKwhPerDegree', 'coolingKwhPerDegree'] as const) {
+    const v = o.weatherEffect[k];
+    if (!(Number.isFinite(v) && Math.abs(v) <= 10)) throw new RangeError(`options.weatherEffect.${k} must be a number from -10 to 10 (got ${v})`);
+  }
+  const a = o.anomalies;
+  for (const k of ['spikes', 'outOfBand', 'silenced'] as const) {
+    if (!Number.isInteger(a[k]) || a[k] < 0) throw new RangeError(`options.anomalies.${k} must be an integer ≥ 0 (got ${a[k]})`);
+  }
+  positiveInt('anomalies.silenceMs', a.silenceMs);
+  if (a.spikes + a.outOfBand + a.silenced > 0) {
+    if (o.events === Infinity) throw new RangeError('options.anomalies need a fixed number of events');
+    if (a.spikes + a.outOfBand + a.silenced > o.sensors) {
+      throw new RangeError(`options.anomalies: ${a.spikes + a.outOfBand + a.silenced} faults need as many sensors (got ${o.sensors})`);
+    }
+    if (Math.floor(o.spanMs / o.windows.sensorMs) < 4) throw new RangeError('options.anomalies need a span of at least 4 sensor windows');
+    if (a.silenced > 0 && a.silenceMs >= o.spanMs) throw new RangeError('options.anomalies.silenceMs must be shorter than the span');
+  }
   return o;
 }
 
@@ -210,6 +267,20 @@ const SENSOR_TYPES = [
   { type: 'temperature', unit: 'C', lo: -10, hi: 50, center: 18, sd: 6, dp: 2 },
   { type: 'humidity', unit: '%', lo: 20, hi: 90, center: 60, sd: 10, dp: 1 },
 ] as const;
+
+/**
+ * The bands the health views' default limits hold (sql/health.sql, sensor_limits): a
+ * normal reading never leaves them (noise is cut at 4 standard deviations), so only
+ * planted faults do. Voltage: 230 V ± 10 % (EN 50160); frequency: 50 Hz ± 0.2 Hz.
+ */
+export const SENSOR_BANDS: Record<(typeof SENSOR_TYPES)[number]['type'], readonly [number, number]> = {
+  voltage: [207, 253],
+  current: [0, 100],
+  power: [0, 5000],
+  frequency: [49.8, 50.2],
+  temperature: [-10, 50],
+  humidity: [0, 100],
+};
 
 const CITIES = [
   { name: 'prishtina', lat: 42.66, lon: 21.17 },
@@ -228,6 +299,10 @@ interface Sensor {
   location: string;
   center: number;
   partition: number;
+  /** A planted fault: this sensor's readings in one window. */
+  fault?: { kind: 'spike' | 'above' | 'below'; windowStartMs: number };
+  /** Planted silence: no readings from this base time on. */
+  silentFrom?: number;
 }
 interface Meter {
   id: string;
@@ -237,7 +312,7 @@ interface Meter {
 }
 interface Station {
   key: string;
-  sim: WeatherSimulator;
+  sim: ClimateStation;
   partition: number;
 }
 
@@ -306,6 +381,9 @@ export class EventGenerator {
   private readonly meters: Meter[];
   private readonly stations: Station[];
   private readonly sensorsBy: Sensor[][];
+  /** Per partition of sensorsBy, the sensors that are never silenced. */
+  private readonly liveSensorsBy: Sensor[][];
+  private readonly climate: Climate;
   private readonly metersBy: Meter[][];
   private readonly stationsBy: Station[][];
   private readonly mixCum: [number, number];
@@ -344,15 +422,19 @@ export class EventGenerator {
         partition: partitionForKey(id, o.partitions.meter),
       });
     }
+    // One regional climate: every station measures it, and consumption answers it.
+    this.climate = new Climate({ seed: subSeed(o.seed, 2) });
     this.stations = [];
     for (let w = 0; w < o.weatherLocations; w++) {
       const city = CITIES[w % CITIES.length];
       const name = w < CITIES.length ? city.name : `${city.name}_${Math.floor(w / CITIES.length)}`;
       const key = o.weatherLocations === 1 ? 'weather' : name;
-      const sim = new WeatherSimulator({ rng: mulberry32(subSeed(o.seed, 100 + w)), lat: city.lat, lon: city.lon });
+      const sim = new ClimateStation(this.climate, mulberry32(subSeed(o.seed, 100 + w)), city.lat, city.lon);
       this.stations.push({ key, sim, partition: partitionForKey(key, o.partitions.weather) });
     }
+    this.plantFaults();
     this.sensorsBy = byPartition(this.sensors);
+    this.liveSensorsBy = this.sensorsBy.map((ss) => ss.filter((s) => s.silentFrom === undefined));
     this.metersBy = byPartition(this.meters);
     this.stationsBy = byPartition(this.stations);
     const total = o.mix.sensor + o.mix.meter + o.mix.weather;
@@ -379,6 +461,65 @@ export class EventGenerator {
       n === Infinity
         ? { late: 0, bad: 0, ooo: 0 }
         : { late: Math.round(n * o.lateShare), bad: Math.round(n * o.badShare), ooo: Math.round(n * o.outOfOrderShare) };
+  }
+
+  /**
+   * Chooses the sensors and windows of `options.anomalies` from a stream of its own, so
+   * that planting nothing leaves every other draw as it was.
+   */
+  private plantFaults(): void {
+    const o = this.options;
+    const a = o.anomalies;
+    if (a.spikes + a.outOfBand + a.silenced === 0) return;
+    const rng = mulberry32(subSeed(o.seed, 3));
+    const order = this.sensors.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = randInt(rng, i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const w = o.windows.sensorMs;
+    const firstFull = Math.ceil(o.startMs / w) * w;
+    const full = Math.floor((o.startMs + o.spanMs - firstFull) / w);
+    // second half of the span, never its last window (it may be cut short by the span's end)
+    const lo = Math.floor(full / 2);
+    const windowAt = (): number => firstFull + (lo + randInt(rng, Math.max(1, full - 1 - lo))) * w;
+    let next = 0;
+    for (let k = 0; k < a.spikes; k++) this.sensors[order[next++]].fault = { kind: 'spike', windowStartMs: windowAt() };
+    for (let k = 0; k < a.outOfBand; k++) {
+      this.sensors[order[next++]].fault = { kind: k % 2 === 0 ? 'above' : 'below', windowStartMs: windowAt() };
+    }
+    const from = o.startMs + o.spanMs - a.silenceMs;
+    const livePer = new Map<number, number>();
+    for (const s of this.sensors) livePer.set(s.partition, (livePer.get(s.partition) ?? 0) + 1);
+    let silenced = 0;
+    for (; next < order.length && silenced < a.silenced; next++) {
+      const s = this.sensors[order[next]];
+      // a partition keeps one live sensor at least: its share of records needs a key
+      if (livePer.get(s.partition)! < 2) continue;
+      livePer.set(s.partition, livePer.get(s.partition)! - 1);
+      s.silentFrom = from;
+      silenced++;
+    }
+    if (silenced < a.silenced) {
+      throw new RangeError(`options.anomalies.silenced: only ${silenced} sensors can be silenced and leave each partition one`);
+    }
+  }
+
+  /** The faults planted by `options.anomalies`. */
+  get planted(): Planted {
+    const out: Planted = { spikes: [], outOfBand: [], silenced: [] };
+    for (const s of this.sensors) {
+      const base = { sensorId: s.id, sensorType: s.type.type };
+      if (s.fault?.kind === 'spike') out.spikes.push({ ...base, windowStartMs: s.fault.windowStartMs });
+      else if (s.fault !== undefined) out.outOfBand.push({ ...base, windowStartMs: s.fault.windowStartMs, side: s.fault.kind });
+      if (s.silentFrom !== undefined) out.silenced.push({ ...base, fromMs: s.silentFrom });
+    }
+    return out;
+  }
+
+  /** The regional temperature (°C) at `ms`, as consumption answers it (no measurement noise). */
+  temperatureAt(ms: number): number {
+    return this.climate.temperatureAt(ms);
   }
 
   /** Whether there are events left (always true for an endless stream). */
@@ -479,7 +620,7 @@ export class EventGenerator {
       ts = Math.max(o.startMs, base - 1 - randInt(rng, Math.max(1, Math.floor(o.latenessMs / 2) - 1)));
     }
 
-    const ev = this.build(i, source, kind, ts);
+    const ev = this.build(i, source, kind, ts, base);
     if (kind === 'on_time' || kind === 'out_of_order') {
       const prog = this.progress[source];
       if (ts > prog[ev.partition]) prog[ev.partition] = ts;
@@ -492,16 +633,40 @@ export class EventGenerator {
     return ev;
   }
 
-  private build(index: number, source: Source, kind: EventKind, ts: number): LoadEvent {
+  /** A sensor as `pickKey` picks one, but never one that is silenced at `base`. */
+  private pickSensor(base: number): Sensor {
+    const p = randInt(this.rng, this.sensorsBy.length);
+    const keys = this.sensorsBy[p];
+    const s = keys[randInt(this.rng, keys.length)];
+    if (s.silentFrom === undefined || base < s.silentFrom) return s;
+    const live = this.liveSensorsBy[p];
+    return live[randInt(this.rng, live.length)];
+  }
+
+  /** A sensor's reading at `ts`: its level plus noise cut at 4 sd, or a planted fault. */
+  private sensorValue(s: Sensor, ts: number): number {
+    const t = s.type;
+    const g = clamp(gaussian(this.rng), -4, 4);
+    const f = s.fault;
+    if (f !== undefined && ts - (((ts % this.windowOf.sensor) + this.windowOf.sensor) % this.windowOf.sensor) === f.windowStartMs) {
+      const [low, high] = SENSOR_BANDS[t.type];
+      const level =
+        f.kind === 'spike' ? s.center + (high - s.center) / 2 : f.kind === 'above' ? high + (high - s.center) / 2 : low - (s.center - low) / 2;
+      return roundTo(level + (g * t.sd) / 4, t.dp);
+    }
+    return roundTo(clamp(s.center + g * t.sd, t.lo, t.hi), t.dp);
+  }
+
+  private build(index: number, source: Source, kind: EventKind, ts: number, base: number): LoadEvent {
     const o = this.options;
     const rng = this.rng;
     const topic = o.topics[source];
     const lenient = o.timestampStyle === 'mixed' && rng() < 0.5;
     const variant = randInt(rng, 5);
     if (source === 'sensor') {
-      const s = this.pickKey(this.sensorsBy);
+      const s = this.pickSensor(base);
       const t = s.type;
-      const value = roundTo(clamp(s.center + gaussian(rng) * t.sd, t.lo, t.hi), t.dp);
+      const value = this.sensorValue(s, ts);
       const ev: LoadEvent = { index, source, topic, partition: s.partition, key: s.id, value: '', kind, eventTimeMs: ts };
       if (kind === 'bad') {
         const obj: Record<string, unknown> = {
@@ -529,7 +694,7 @@ export class EventGenerator {
       const hour = (((ts / 3_600_000) % 24) + 24) % 24;
       const demand = 0.25 + 0.35 * Math.max(0, Math.sin((Math.PI * (hour - 6)) / 16)) + Math.abs(gaussian(rng)) * 0.3;
       const solar = m.solar ? Math.max(0, Math.sin((Math.PI * (hour - 6)) / 12)) * 1.2 : 0;
-      const reading = roundTo(demand - solar, 3);
+      const reading = roundTo(demand - solar + weatherEffectKwh(o.weatherEffect, this.climate.temperatureAt(ts)), 3);
       const ev: LoadEvent = { index, source, topic, partition: m.partition, key: m.id, value: '', kind, eventTimeMs: ts };
       if (kind === 'bad') {
         const obj: Record<string, unknown> = {

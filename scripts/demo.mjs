@@ -13,8 +13,11 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const events = Number(process.env.DEMO_EVENTS ?? 300000);
+const events = Number(process.env.DEMO_EVENTS ?? 400000);
 const HOUR = 3600000;
+// Two days of event time at least: the report's same-hour measures compare each hour of
+// day across days, and one day has nothing to compare.
+const SPAN_HOURS = 48;
 
 function step(title, cmd, args, opts = {}) {
   console.log(`\n== ${title}\n$ ${[cmd, ...args].join(' ')}`);
@@ -29,17 +32,18 @@ step('build', 'npm', ['run', 'build', '--silent']);
 step('local services (Kafka 4.x from Maven Central, PostgreSQL)', process.execPath, ['scripts/services.mjs', 'up']);
 
 const stateFile = join(root, '.local', 'demo.json');
-let start = Math.floor((Date.now() - 6 * HOUR) / HOUR) * HOUR;
+let start = Math.floor((Date.now() - SPAN_HOURS * HOUR) / HOUR) * HOUR;
 try {
   const prev = JSON.parse(readFileSync(stateFile, 'utf8'));
   if (typeof prev.end === 'number' && prev.end > start) start = prev.end;
 } catch {
   // first demo
 }
-const span = 6 * HOUR;
-step('sample load: sensors, meters, weather (with out-of-order and bad records)', process.execPath, [
-  'dist/loadgen/cli.js', '--events', String(events), '--start', new Date(start).toISOString(), '--span', '6h',
-  '--sensors', '500', '--meters', '300', '--customers', '60', '--out-of-order', '0.05', '--bad', '0.002', '--seed', String(start / HOUR),
+const span = SPAN_HOURS * HOUR;
+step('sample load: sensors, meters, weather (with out-of-order and bad records, a weather effect, sensor faults)', process.execPath, [
+  'dist/loadgen/cli.js', '--events', String(events), '--start', new Date(start).toISOString(), '--span', `${SPAN_HOURS}h`,
+  '--sensors', '60', '--meters', '300', '--customers', '60', '--out-of-order', '0.05', '--bad', '0.002', '--seed', String(start / HOUR),
+  '--weather-effect', '0.02', '--spikes', '3', '--out-of-band', '2', '--silence', '2', '--silence-for', '2h',
 ]);
 mkdirSync(join(root, '.local'), { recursive: true });
 writeFileSync(stateFile, JSON.stringify({ end: start + span }) + '\n');
@@ -69,4 +73,5 @@ await show('latest consumption windows', `SELECT window_start, customer_id, tota
 await show('latest weather windows', `SELECT window_start, avg_temperature, avg_humidity, avg_pressure, avg_wind_speed, weather_condition FROM weather_aggregates_realtime ORDER BY window_start DESC LIMIT 5`);
 await show('dead letters by reason', `SELECT reason, count(*)::int FROM dead_letters GROUP BY reason ORDER BY 2 DESC`);
 await client.end();
-console.log('\nNext: npm run report   (weather vs consumption), npm start (live), npm run services:down (stop Kafka).');
+console.log('\nNext: npm run report   (weather vs consumption, sensor health; --png chart.png for a picture),');
+console.log('      npm start (live), npm run services:down (stop Kafka).');

@@ -96,7 +96,7 @@ const SQL_DIR = new URL('../../../sql/', import.meta.url);
 
 /** The schema (tables) and the analyst views, as shipped in sql/. */
 export async function schemaSql(): Promise<string[]> {
-  const files = ['schema.sql', 'views.sql'];
+  const files = ['schema.sql', 'views.sql', 'health.sql'];
   const out: string[] = [];
   for (const f of files) {
     try {

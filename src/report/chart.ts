@@ -2,8 +2,10 @@
  * The report's picture: consumption and temperature over time on two y axes, and a
  * scatter of consumption against temperature with the least-squares line. Built as a
  * vega-lite spec and rendered to SVG by vega's headless renderer ('none': no canvas, no
- * DOM). PNG would need node-canvas, whose native binary cannot be installed here.
+ * DOM); PNG is that SVG rasterised by resvg (Rust, prebuilt binaries on npm), which needs
+ * no node-canvas.
  */
+import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Correlation, Period, SeriesPoint } from './types.js';
@@ -41,14 +43,17 @@ export function chartSpec(input: ChartInput): TopLevelSpec {
       ? `fitted line: kWh ≈ ${fmt(t.intercept, 2)} ${t.slope < 0 ? '−' : '+'} ${fmt(Math.abs(t.slope), 2)} × °C`
       : 'no fitted line (too few hours, or no variation)';
   const scatterSubtitle = t
-    ? `Pearson's r = ${fmt(t.r, 3)} over ${t.hours} hour(s); ${fit}`
+    ? `Pearson's r = ${fmt(t.r, 3)} over ${t.hours} hour(s)` +
+      (t.adjustedR !== undefined ? `, within the same hour of day ${fmt(t.adjustedR, 3)}` : '') +
+      `; ${fit}`
     : `${pairs.length} hour(s) with both`;
   const x = {
     field: 'hour',
     type: 'temporal' as const,
     title: 'hour (UTC)',
     scale: { type: 'utc' as const },
-    axis: { labelOverlap: true },
+    // 24-hour clock: "28 Nov 18:00", never "06 PM"
+    axis: { labelOverlap: true, format: '%d %b %H:%M', labelAngle: 0 },
   };
   const colorScale = { domain: [CONSUMPTION_LABEL, TEMPERATURE_LABEL], range: [CONSUMPTION_COLOR, TEMPERATURE_COLOR] };
   return {
@@ -128,6 +133,19 @@ export function chartSpec(input: ChartInput): TopLevelSpec {
       },
     ],
   };
+}
+
+/**
+ * Rasterises an SVG document to PNG at `scale` × its size, on a white background. Text is
+ * drawn with the system's fonts (vega asks for sans-serif; DejaVu Sans where installed).
+ */
+export function svgToPng(svg: string, scale = 2): Buffer {
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: scale },
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  });
+  return resvg.render().asPng();
 }
 
 /** Renders a vega-lite spec to an SVG document, headless. */

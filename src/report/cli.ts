@@ -1,55 +1,24 @@
 #!/usr/bin/env node
 /**
- * `npm run report -- --from … --to …`: the weather/consumption report for a grid analyst.
- * The entry point: the only file of src/report that reads the environment or exits.
+ * `npm run report -- --from … --to …`: the weather/consumption and sensor-health report
+ * for a grid analyst. The entry point: the only file of src/report that reads the
+ * environment or exits.
  *
- * Exit status: 0 report printed; 1 no data yet, schema missing, PostgreSQL unreachable or
- * any other failure (one line on stderr, no stack trace); 2 bad option or setting.
+ * Exit status: 0 report printed; 1 no data yet, schema missing, unknown customer,
+ * PostgreSQL unreachable or any other failure (one line on stderr, no stack trace); 2 bad
+ * option or setting.
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { ConfigError, SmartGridError, describeError } from '../main/errors.js';
-import { chartSpec, renderSvg } from './chart.js';
-import { formatReport } from './format.js';
+import type pg from 'pg';
+import { chartSpec, renderSvg, svgToPng } from './chart.js';
+import { connect, describeTarget, packageVersion, pgSettings, type PgSettings } from './connection.js';
+import { ConfigError, ReportError, oneLine } from './errors.js';
+import { formatCsv, formatReport } from './format.js';
 import { parseCliArgs, USAGE, type CliOptions } from './options.js';
-import { assertSchema, buildReport, dataRange, series } from './queries.js';
+import { assertCustomer, assertSchema, buildReport, csvHours, dataRange, series } from './queries.js';
 import type { Period } from './types.js';
 
-export interface PgSettings {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-}
-
-/** The engine's PostgreSQL settings and defaults (POSTGRES_* as in the seed). */
-export function pgSettings(env: NodeJS.ProcessEnv): PgSettings {
-  const portText = env.POSTGRES_PORT ?? '5432';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
-    throw new ConfigError('POSTGRES_PORT', `expected a port number from 1 to 65535, got "${portText}"`);
-  }
-  return {
-    host: env.POSTGRES_HOST || '127.0.0.1',
-    port,
-    database: env.POSTGRES_DB || 'postgres',
-    user: env.POSTGRES_USER || 'postgres',
-    password: env.POSTGRES_PASSWORD ?? '',
-  };
-}
-
-/**
- * An error as one line for an analyst: our own errors without their code (the words say
- * it), a cause's text after a colon.
- */
-function oneLine(e: unknown): string {
-  if (e instanceof SmartGridError) {
-    return e.cause === undefined ? e.message : `${e.message}: ${describeError(e.cause)}`;
-  }
-  return describeError(e);
-}
 
 export interface Io {
   out: (text: string) => void;
@@ -74,6 +43,14 @@ async function resolvePeriod(client: pg.Client, opts: CliOptions): Promise<Perio
   return period;
 }
 
+async function write(file: string, data: string | Buffer): Promise<void> {
+  try {
+    await writeFile(file, data);
+  } catch (e) {
+    throw new ReportError('OUTPUT_FAILED', `cannot write ${file}`, { cause: e });
+  }
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   let opts: CliOptions;
   let settings: PgSettings;
@@ -83,33 +60,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
       io.out(USAGE);
       return 0;
     }
-    settings = pgSettings(env);
+    if (opts.version) {
+      io.out(`smartgrid-stream report ${await packageVersion()}\n`);
+      return 0;
+    }
+    settings = pgSettings(opts.pg, env);
   } catch (e) {
     io.err(`report: ${oneLine(e)}\n`);
     return 2;
   }
 
-  const where =
-    `database "${settings.database}" on ${settings.host}:${settings.port}` +
-    (opts.schema ? `, schema "${opts.schema}"` : '');
-  const client = new pg.Client({
-    ...settings,
-    connectionTimeoutMillis: 10_000,
-    // Without --schema, node-postgres still honours PGOPTIONS (e.g. -c search_path=…).
-    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
-  });
-  // An idle connection dropped by the server emits 'error'; the query in flight reports it.
-  client.on('error', () => {});
+  const where = describeTarget(settings);
+  let client: pg.Client | undefined;
   try {
-    try {
-      await client.connect();
-    } catch (e) {
-      throw new SmartGridError('POSTGRES_UNAVAILABLE', `cannot connect to PostgreSQL (${where})`, { cause: e });
-    }
+    client = await connect(settings);
     await assertSchema(client, where);
+    if (opts.customer !== undefined) await assertCustomer(client, opts.customer);
     const period = await resolvePeriod(client, opts);
     if (period === null) {
-      throw new SmartGridError(
+      throw new ReportError(
         'NO_DATA',
         `No data yet: consumption_aggregates_realtime and weather_aggregates_realtime are empty` +
           `${opts.customer ? ` for customer ${opts.customer}` : ''} (${where}). ` +
@@ -117,15 +86,43 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
       );
     }
     const scope = { period, customer: opts.customer ?? null };
-    const report = await buildReport(client, { ...scope, top: opts.top, bandWidth: opts.bandWidth });
-    if (opts.chart) {
+    if (opts.csv === '-') {
+      io.out(formatCsv(await csvHours(client, scope)));
+      return 0;
+    }
+    const report = await buildReport(client, {
+      ...scope,
+      top: opts.top,
+      bandWidth: opts.bandWidth,
+      baselineWindows: opts.baselineWindows,
+      zThreshold: opts.zThreshold,
+      silentForMs: opts.silentForMs,
+    });
+    if (opts.csv !== undefined) {
+      await write(opts.csv, formatCsv(await csvHours(client, scope)));
+      io.err(`report: hours written to ${opts.csv}\n`);
+    }
+    if (opts.chart !== undefined || opts.png !== undefined) {
       const spec = chartSpec({
         ...scope,
         series: await series(client, scope),
         temperature: report.correlations.find((c) => c.variable === 'temperature'),
       });
-      await writeFile(opts.chart, await renderSvg(spec));
-      io.err(`report: chart written to ${opts.chart}\n`);
+      const svg = await renderSvg(spec);
+      if (opts.chart !== undefined) {
+        await write(opts.chart, svg);
+        io.err(`report: chart written to ${opts.chart}\n`);
+      }
+      if (opts.png !== undefined) {
+        let png: Buffer;
+        try {
+          png = svgToPng(svg);
+        } catch (e) {
+          throw new ReportError('OUTPUT_FAILED', 'cannot render the chart as PNG', { cause: e });
+        }
+        await write(opts.png, png);
+        io.err(`report: chart written to ${opts.png}\n`);
+      }
     }
     io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
     return 0;
@@ -133,7 +130,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
     io.err(`report: ${oneLine(e)}\n`);
     return e instanceof ConfigError ? 2 : 1;
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }
 

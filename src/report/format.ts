@@ -2,7 +2,10 @@
  * The report as text for a terminal: plain aligned tables, UTC times, "n/a" where a
  * figure does not exist (Pearson's r of a variable that never varied, a mean of no hours).
  */
-import type { Correlation, HourWithWeather, Report, WeatherVariable } from './types.js';
+import { strength } from './judge.js';
+import type { Correlation, CsvHour, DegreeHours, HourWithWeather, Report, SensorHealth, WeatherVariable } from './types.js';
+
+export { strength };
 
 type Align = 'left' | 'right';
 export interface Column {
@@ -39,14 +42,6 @@ export function utcMinute(d: Date): string {
   return d.toISOString().slice(0, 16).replace('T', ' ');
 }
 
-/** Words for the size of r, as analysts usually read it (|r| < .1 none, < .3 weak, < .5 moderate, < .7 strong). */
-export function strength(r: number | null): string {
-  if (r === null) return NA;
-  const a = Math.abs(r);
-  const size = a < 0.1 ? 'none' : a < 0.3 ? 'weak' : a < 0.5 ? 'moderate' : a < 0.7 ? 'strong' : 'very strong';
-  if (size === 'none') return 'none';
-  return `${size} ${r > 0 ? 'positive' : 'negative'}`;
-}
 
 export const VARIABLE_LABEL: Record<WeatherVariable, string> = {
   temperature: 'temperature',
@@ -97,15 +92,18 @@ export function formatReport(report: Report): string {
       : `Consumption: kWh in the hour, customer ${report.customer}.`,
   );
 
-  out.push('', "Correlation of hourly consumption with the weather (Pearson's r)");
+  out.push('', "Correlation of hourly consumption with the weather: Pearson's r, and r within the same hour of day");
   out.push(
     textTable(
       [
         { title: 'variable' },
         { title: 'r', align: 'right' },
         { title: 'strength' },
+        { title: 'same-hour r', align: 'right' },
+        { title: 'strength' },
         { title: 'hours', align: 'right' },
         { title: 'kWh per unit', align: 'right' },
+        { title: 'same-hour kWh per unit', align: 'right' },
         { title: 'unit' },
         { title: 'note' },
       ],
@@ -113,13 +111,23 @@ export function formatReport(report: Report): string {
         VARIABLE_LABEL[c.variable],
         fixed(c.r, 3),
         strength(c.r),
+        fixed(c.adjustedR, 3),
+        strength(c.adjustedR),
         String(c.hours),
         fixed(c.slope, 3),
+        fixed(c.adjustedSlope, 3),
         VARIABLE_UNIT[c.variable],
         why(c),
       ]),
     ),
   );
+  out.push(
+    'Same-hour r compares each hour only with the same hour of day on other days (partial correlation',
+    'controlling for the hour of day), so the daily cycle that consumption and the weather both follow',
+    'is not counted as a weather effect.',
+  );
+  for (const w of report.warnings) out.push(`WARNING ${w}`);
+  out.push('', ...degreeHoursText(report.degreeHours));
 
   out.push('', `Hours of highest consumption (top ${report.topHours.length})`);
   out.push(
@@ -181,6 +189,145 @@ export function formatReport(report: Report): string {
           ]),
         ),
   );
+  out.push('', ...healthText(report.health, report.topHours.length || 10));
   return out.join('\n') + '\n';
+}
+
+function degreeHoursText(d: DegreeHours): string[] {
+  const out = [`Heating and cooling degree-hours (below ${d.heatingBase} °C, above ${d.coolingBase} °C), ${d.hours} hour(s)`];
+  if (d.hours === 0) return [...out, '(no hours with both consumption and a temperature in this period)'];
+  out.push(
+    textTable(
+      [
+        { title: 'need' },
+        { title: 'degree-hours', align: 'right' },
+        { title: 'hours', align: 'right' },
+        { title: 'kWh per degree-hour', align: 'right' },
+        { title: 'same-hour r', align: 'right' },
+      ],
+      [
+        ['heating', fixed(d.heatingDegreeHours, 1), String(d.heatingHours), fixed(d.kwhPerHeatingDegreeHour, 2), fixed(d.heatingAdjustedR, 3)],
+        ['cooling', fixed(d.coolingDegreeHours, 1), String(d.coolingHours), fixed(d.kwhPerCoolingDegreeHour, 2), fixed(d.coolingAdjustedR, 3)],
+      ],
+    ),
+  );
+  out.push('kWh per degree-hour: both fitted at once, each hour compared with the same hour of day on other days.');
+  return out;
+}
+
+function minutes(ms: number): string {
+  const m = Math.round(ms / 60_000);
+  return m >= 120 ? `${(m / 60).toFixed(1)} h` : `${m} min`;
+}
+
+function healthText(h: SensorHealth, top: number): string[] {
+  const out = [`Sensor health: ${h.windows} sensor window(s) from ${h.sensors} sensor(s) in the period`];
+  const ob = h.outOfBand;
+  out.push(`Out of band (window mean outside sensor_limits): ${ob.windows} window(s) from ${ob.sensors} sensor(s)`);
+  if (ob.byType.length > 0) {
+    out.push(
+      textTable(
+        [{ title: 'type' }, { title: 'windows', align: 'right' }, { title: 'sensors', align: 'right' }],
+        ob.byType.map((t) => [t.sensorType, String(t.windows), String(t.sensors)]),
+      ),
+    );
+    out.push(`Furthest outside (top ${Math.min(top, ob.worst.length)}):`);
+    out.push(
+      textTable(
+        [{ title: 'window (UTC)' }, { title: 'type' }, { title: 'sensor' }, { title: 'mean', align: 'right' }, { title: 'band' }],
+        ob.worst.map((w) => [
+          utcMinute(w.windowStart),
+          w.sensorType,
+          w.sensorId,
+          fixed(w.avgValue, 3),
+          `${w.side} [${w.lowValue ?? '−∞'}, ${w.highValue ?? '∞'}]${w.unit ? ` ${w.unit}` : ''}`,
+        ]),
+      ),
+    );
+  }
+  const j = h.jumps;
+  out.push(
+    `Jumps (|z| ≥ ${j.zThreshold} against the sensor's previous ${j.baselineWindows} windows): ` +
+      `${j.windows} window(s) from ${j.sensors} sensor(s)`,
+  );
+  if (j.largest.length > 0) {
+    out.push(
+      textTable(
+        [
+          { title: 'window (UTC)' },
+          { title: 'type' },
+          { title: 'sensor' },
+          { title: 'mean', align: 'right' },
+          { title: 'baseline', align: 'right' },
+          { title: 'z', align: 'right' },
+        ],
+        j.largest.map((x) => [utcMinute(x.windowStart), x.sensorType, x.sensorId, fixed(x.avgValue, 3), fixed(x.baselineMean, 3), fixed(x.z, 1)]),
+      ),
+    );
+  }
+  const st = h.stale;
+  out.push(
+    `Stale (no window for ${minutes(st.silentForMs)} or more while others report` +
+      `${st.dataEnd ? `, latest window ends ${utcMinute(st.dataEnd)}` : ''}): ${st.sensors.length} sensor(s)`,
+  );
+  if (st.sensors.length > 0) {
+    out.push(
+      textTable(
+        [{ title: 'type' }, { title: 'sensor' }, { title: 'last window ends' }, { title: 'silent for', align: 'right' }],
+        st.sensors.slice(0, Math.max(top, 20)).map((x) => [x.sensorType, x.sensorId, utcMinute(x.lastWindowEnd), minutes(x.silentMs)]),
+      ),
+    );
+    if (st.sensors.length > Math.max(top, 20)) out.push(`… and ${st.sensors.length - Math.max(top, 20)} more (--json lists all)`);
+  }
+  return out;
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+export function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export const CSV_COLUMNS = [
+  'window_start_utc',
+  'window_end_utc',
+  'hour_of_day_utc',
+  'consumption_kwh',
+  'customers',
+  'temperature_c',
+  'humidity_pct',
+  'pressure_hpa',
+  'wind_speed',
+  'weather_condition',
+  'heating_degree_hours',
+  'cooling_degree_hours',
+] as const;
+
+/** The hours as CSV: a header, one line per hour, CRLF line ends (as RFC 4180 and spreadsheets expect). */
+export function formatCsv(hours: CsvHour[]): string {
+  const round = (v: number | null, d: number): number | null => (v === null ? null : Number(v.toFixed(d)));
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const h of hours) {
+    lines.push(
+      [
+        h.windowStart.toISOString(),
+        h.windowEnd.toISOString(),
+        h.windowStart.getUTCHours(),
+        round(h.consumption, 4),
+        h.customers,
+        h.temperature,
+        h.humidity,
+        h.pressure,
+        h.windSpeed,
+        h.condition,
+        round(h.heatingDegreeHours, 4),
+        round(h.coolingDegreeHours, 4),
+      ]
+        .map(csvField)
+        .join(','),
+    );
+  }
+  return lines.join('\r\n') + '\r\n';
 }
 

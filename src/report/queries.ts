@@ -8,12 +8,16 @@
  * which it parses to the right instant whatever the process's time zone).
  */
 import type pg from 'pg';
-import { SmartGridError } from '../main/errors.js';
+import { ReportError } from './errors.js';
+import { disagreements } from './judge.js';
 import {
   WeatherVariables,
   type ConditionRow,
   type Correlation,
   type Coverage,
+  type CsvHour,
+  type DegreeHours,
+  type SensorHealth,
   type HourWithWeather,
   type Period,
   type Report,
@@ -65,17 +69,23 @@ function params(scope: Scope): [string, string, string | null] {
  */
 export async function missingObjects(client: Queryable): Promise<{ tables: string[]; views: string[] }> {
   const tables = ['consumption_aggregates_realtime', 'weather_aggregates_realtime'];
-  const views = ['hourly_consumption_weather', 'hourly_customer_consumption_weather'];
-  const fn = 'consumption_weather_correlation(timestamp, timestamp, text)';
+  const views = ['hourly_consumption_weather', 'hourly_customer_consumption_weather', 'sensor_limits', 'sensor_out_of_band'];
+  const fns = [
+    'consumption_weather_correlation(timestamp, timestamp, text)',
+    'consumption_weather_adjusted(timestamp, timestamp, text, float8, float8)',
+    'consumption_degree_hours(timestamp, timestamp, text, float8, float8)',
+    'sensor_jumps(integer, float8, timestamp, timestamp)',
+    'stale_sensors(interval)',
+  ];
   const { rows } = await client.query<{ name: string; present: boolean }>(
     `SELECT name, to_regclass(name) IS NOT NULL AS present FROM unnest($1::text[]) AS name
-     UNION ALL SELECT $2, to_regprocedure($2) IS NOT NULL`,
-    [[...tables, ...views], fn],
+     UNION ALL SELECT name, to_regprocedure(name) IS NOT NULL FROM unnest($2::text[]) AS name`,
+    [[...tables, ...views], fns],
   );
   const missing = new Set(rows.filter((r) => !r.present).map((r) => r.name));
   return {
     tables: tables.filter((t) => missing.has(t)),
-    views: [...views, fn].filter((v) => missing.has(v)),
+    views: [...views, ...fns].filter((v) => missing.has(v)),
   };
 }
 
@@ -86,19 +96,45 @@ export async function missingObjects(client: Queryable): Promise<{ tables: strin
 export async function assertSchema(client: Queryable, where: string): Promise<void> {
   const missing = await missingObjects(client);
   if (missing.tables.length > 0) {
-    throw new SmartGridError(
+    throw new ReportError(
       'SCHEMA_MISSING',
       `No data yet: ${where} has no table ${missing.tables.join(' or ')}. ` +
         'The stream engine creates them when it first starts: start it, let it write some hours, then run the report again.',
     );
   }
   if (missing.views.length > 0) {
-    throw new SmartGridError(
+    throw new ReportError(
       'SCHEMA_MISSING',
       `The report views are missing in ${where} (${missing.views.join(', ')}). ` +
-        'The engine creates them at start; or run sql/views.sql, e.g. psql -f sql/views.sql.',
+        'The engine creates them at start; or run sql/views.sql and sql/health.sql, e.g. psql -f sql/views.sql -f sql/health.sql.',
     );
   }
+}
+
+/**
+ * Throws UNKNOWN_CUSTOMER, naming a few known ids, when `customer` has no consumption rows
+ * at all (in any period): an empty report would read as "this customer used nothing".
+ */
+export async function assertCustomer(client: Queryable, customer: string): Promise<void> {
+  const { rows } = await client.query<{ known: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM consumption_aggregates_realtime WHERE customer_id = $1) AS known',
+    [customer],
+  );
+  if (rows[0].known) return;
+  const some = await client.query<{ customer_id: string; total: string }>(
+    `SELECT customer_id, count(*) OVER () AS total
+     FROM (SELECT DISTINCT customer_id FROM consumption_aggregates_realtime) c
+     ORDER BY length(customer_id), customer_id LIMIT 5`,
+  );
+  const total = Number(some.rows[0]?.total ?? 0);
+  const ids = some.rows.map((r) => r.customer_id);
+  throw new ReportError(
+    'UNKNOWN_CUSTOMER',
+    total === 0
+      ? `Unknown customer "${customer}": there are no consumption rows for any customer yet`
+      : `Unknown customer "${customer}": no consumption rows for it. Known customers include ` +
+        `${ids.join(', ')}${total > ids.length ? `, … (${total} in all)` : ''}`,
+  );
 }
 
 /** From the first window_start to the last window_end in either table; null when both are empty. */
@@ -134,16 +170,23 @@ export async function correlations(
     hours_without_consumption: string;
   }>('SELECT * FROM consumption_weather_correlation($1::timestamp, $2::timestamp, $3::text)', p);
   const matched = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${HOURS} WHERE has_weather`, p);
+  const adjusted = await adjustedRows(client, scope);
   const known = new Set<string>(WeatherVariables);
   const out: Correlation[] = rows
     .filter((r) => known.has(r.variable))
-    .map((r) => ({
-      variable: r.variable as WeatherVariable,
-      r: num(r.r),
-      hours: Number(r.hours),
-      slope: num(r.slope),
-      intercept: num(r.intercept),
-    }));
+    .map((r) => {
+      const a = adjusted.get(r.variable);
+      return {
+        variable: r.variable as WeatherVariable,
+        r: num(r.r),
+        hours: Number(r.hours),
+        slope: num(r.slope),
+        intercept: num(r.intercept),
+        adjustedR: num(a?.adjusted_r),
+        adjustedSlope: num(a?.adjusted_slope),
+        hoursOfDay: Number(a?.hours_of_day ?? 0),
+      };
+    });
   return {
     correlations: out,
     coverage: {
@@ -152,6 +195,222 @@ export async function correlations(
       hoursWithoutConsumption: Number(rows[0]?.hours_without_consumption ?? 0),
     },
   };
+}
+
+export const HEATING_BASE_C = 18;
+export const COOLING_BASE_C = 22;
+
+interface AdjustedRow {
+  variable: string;
+  r: number | null;
+  adjusted_r: number | null;
+  adjusted_slope: number | null;
+  hours: string;
+  hours_of_day: string;
+}
+
+async function adjustedRows(client: Queryable, scope: Scope): Promise<Map<string, AdjustedRow>> {
+  const { rows } = await client.query<AdjustedRow>(
+    'SELECT * FROM consumption_weather_adjusted($1::timestamp, $2::timestamp, $3::text, $4, $5)',
+    [...params(scope), HEATING_BASE_C, COOLING_BASE_C],
+  );
+  return new Map(rows.map((r) => [r.variable, r]));
+}
+
+/** Heating and cooling degree-hours (bases 18 and 22 °C) and kWh per degree-hour. */
+export async function degreeHours(client: Queryable, scope: Scope): Promise<DegreeHours> {
+  const p = [...params(scope), HEATING_BASE_C, COOLING_BASE_C];
+  const { rows } = await client.query<{
+    hours: string;
+    heating_degree_hours: number;
+    cooling_degree_hours: number;
+    heating_hours: string;
+    cooling_hours: string;
+    kwh_per_heating_degree_hour: number | null;
+    kwh_per_cooling_degree_hour: number | null;
+  }>('SELECT * FROM consumption_degree_hours($1::timestamp, $2::timestamp, $3::text, $4, $5)', p);
+  const d = rows[0];
+  const adjusted = await adjustedRows(client, scope);
+  return {
+    heatingBase: HEATING_BASE_C,
+    coolingBase: COOLING_BASE_C,
+    hours: Number(d.hours),
+    heatingDegreeHours: Number(d.heating_degree_hours),
+    coolingDegreeHours: Number(d.cooling_degree_hours),
+    heatingHours: Number(d.heating_hours),
+    coolingHours: Number(d.cooling_hours),
+    kwhPerHeatingDegreeHour: num(d.kwh_per_heating_degree_hour),
+    kwhPerCoolingDegreeHour: num(d.kwh_per_cooling_degree_hour),
+    heatingAdjustedR: num(adjusted.get('heating_degree_hours')?.adjusted_r),
+    coolingAdjustedR: num(adjusted.get('cooling_degree_hours')?.adjusted_r),
+  };
+}
+
+export interface HealthOptions {
+  period: Period;
+  baselineWindows: number;
+  zThreshold: number;
+  silentForMs: number;
+  /** How many of the worst windows / largest jumps to list. */
+  top: number;
+}
+
+/** Sensor health of the period (sql/health.sql); staleness is at the data's end. */
+export async function sensorHealth(client: Queryable, o: HealthOptions): Promise<SensorHealth> {
+  const from = pgTimestamp(o.period.from);
+  const to = pgTimestamp(o.period.to);
+  const count = await client.query<{ windows: string; sensors: string }>(
+    `SELECT count(*) AS windows, count(DISTINCT (sensor_type, sensor_id)) AS sensors
+     FROM sensor_aggregates_realtime WHERE window_start >= $1::timestamp AND window_start < $2::timestamp`,
+    [from, to],
+  );
+  const band = await client.query<{ sensor_type: string; windows: string; sensors: string }>(
+    `SELECT sensor_type, count(*) AS windows, count(DISTINCT sensor_id) AS sensors
+     FROM sensor_out_of_band WHERE window_start >= $1::timestamp AND window_start < $2::timestamp
+     GROUP BY sensor_type ORDER BY count(*) DESC, sensor_type`,
+    [from, to],
+  );
+  const worst = await client.query<{
+    window_start: Date;
+    sensor_type: string;
+    sensor_id: string;
+    avg_value: number;
+    low_value: number | null;
+    high_value: number | null;
+    unit: string | null;
+    side: 'below' | 'above';
+  }>(
+    `SELECT window_start AT TIME ZONE 'UTC' AS window_start, sensor_type, sensor_id, avg_value::float8 AS avg_value,
+            low_value, high_value, unit, side
+     FROM sensor_out_of_band WHERE window_start >= $1::timestamp AND window_start < $2::timestamp
+     ORDER BY greatest(low_value - avg_value::float8, avg_value::float8 - high_value)
+              / nullif(high_value - low_value, 0) DESC NULLS LAST, window_start, sensor_id
+     LIMIT $3`,
+    [from, to, o.top],
+  );
+  const sensorsOut = await client.query<{ n: string }>(
+    `SELECT count(DISTINCT (sensor_type, sensor_id)) AS n FROM sensor_out_of_band
+     WHERE window_start >= $1::timestamp AND window_start < $2::timestamp`,
+    [from, to],
+  );
+  const jumps = await client.query<{
+    window_start: Date;
+    sensor_type: string;
+    sensor_id: string;
+    avg_value: number;
+    baseline_mean: number;
+    z: number;
+    windows: string;
+    sensors: string;
+  }>(
+    `SELECT window_start AT TIME ZONE 'UTC' AS window_start, sensor_type, sensor_id, avg_value, baseline_mean, z,
+            count(*) OVER () AS windows, count(*) FILTER (WHERE first) OVER () AS sensors
+     FROM (SELECT j.*, row_number() OVER (PARTITION BY sensor_type, sensor_id ORDER BY window_start) = 1 AS first
+           FROM sensor_jumps($3, $4, $1::timestamp, $2::timestamp) j) j
+     ORDER BY abs(z) DESC, window_start, sensor_id
+     LIMIT $5`,
+    [from, to, o.baselineWindows, o.zThreshold, o.top],
+  );
+  const stale = await client.query<{ sensor_type: string; sensor_id: string; last_window_end: Date; data_end: Date; silent_ms: number }>(
+    `SELECT sensor_type, sensor_id, last_window_end AT TIME ZONE 'UTC' AS last_window_end,
+            data_end AT TIME ZONE 'UTC' AS data_end, extract(epoch FROM silent)::float8 * 1000 AS silent_ms
+     FROM stale_sensors($1::interval)`,
+    [`${o.silentForMs / 1000} seconds`],
+  );
+  const dataEnd = await client.query<{ e: Date | null }>(
+    `SELECT max(window_end) AT TIME ZONE 'UTC' AS e FROM sensor_aggregates_realtime`,
+  );
+  return {
+    windows: Number(count.rows[0].windows),
+    sensors: Number(count.rows[0].sensors),
+    outOfBand: {
+      windows: band.rows.reduce((a, r) => a + Number(r.windows), 0),
+      sensors: Number(sensorsOut.rows[0].n),
+      byType: band.rows.map((r) => ({ sensorType: r.sensor_type, windows: Number(r.windows), sensors: Number(r.sensors) })),
+      worst: worst.rows.map((r) => ({
+        windowStart: r.window_start,
+        sensorType: r.sensor_type,
+        sensorId: r.sensor_id,
+        avgValue: r.avg_value,
+        lowValue: r.low_value,
+        highValue: r.high_value,
+        unit: r.unit,
+        side: r.side,
+      })),
+    },
+    jumps: {
+      baselineWindows: o.baselineWindows,
+      zThreshold: o.zThreshold,
+      windows: Number(jumps.rows[0]?.windows ?? 0),
+      sensors: Number(jumps.rows[0]?.sensors ?? 0),
+      largest: jumps.rows.map((r) => ({
+        windowStart: r.window_start,
+        sensorType: r.sensor_type,
+        sensorId: r.sensor_id,
+        avgValue: r.avg_value,
+        baselineMean: r.baseline_mean,
+        z: r.z,
+      })),
+    },
+    stale: {
+      silentForMs: o.silentForMs,
+      dataEnd: dataEnd.rows[0].e,
+      sensors: stale.rows.map((r) => ({
+        sensorType: r.sensor_type,
+        sensorId: r.sensor_id,
+        lastWindowEnd: r.last_window_end,
+        silentMs: Math.round(r.silent_ms),
+      })),
+    },
+  };
+}
+
+/** Every hour of the scope with consumption or weather (or both), for --csv. */
+export async function csvHours(client: Queryable, scope: Scope): Promise<CsvHour[]> {
+  const { rows } = await client.query<{
+    window_start: Date;
+    window_end: Date;
+    consumption: number | null;
+    customers: string | null;
+    temperature: number | null;
+    humidity: number | null;
+    pressure: number | null;
+    wind_speed: number | null;
+    weather_condition: string | null;
+    length_h: number;
+  }>(
+    `WITH c AS (
+       SELECT window_start, window_end, consumption, customers FROM ${HOURS}
+     ), w AS (
+       SELECT window_start, window_end, avg_temperature::float8 AS temperature, avg_humidity::float8 AS humidity,
+              avg_pressure::float8 AS pressure, avg_wind_speed::float8 AS wind_speed, weather_condition
+       FROM weather_aggregates_realtime
+       WHERE window_start >= $1::timestamp AND window_start < $2::timestamp
+     )
+     SELECT coalesce(c.window_start, w.window_start) AT TIME ZONE 'UTC' AS window_start,
+            coalesce(c.window_end, w.window_end) AT TIME ZONE 'UTC' AS window_end,
+            extract(epoch FROM coalesce(c.window_end, w.window_end) - coalesce(c.window_start, w.window_start))::float8 / 3600 AS length_h,
+            c.consumption, c.customers, w.temperature, w.humidity, w.pressure, w.wind_speed, w.weather_condition
+     FROM c FULL JOIN w ON w.window_start = c.window_start AND w.window_end = c.window_end
+     ORDER BY 1, 2`,
+    params(scope),
+  );
+  return rows.map((r) => {
+    const t = num(r.temperature);
+    return {
+      windowStart: r.window_start,
+      windowEnd: r.window_end,
+      consumption: num(r.consumption),
+      customers: r.customers === null ? null : Number(r.customers),
+      temperature: t,
+      humidity: num(r.humidity),
+      pressure: num(r.pressure),
+      windSpeed: num(r.wind_speed),
+      condition: r.weather_condition,
+      heatingDegreeHours: t === null ? null : Math.max(0, HEATING_BASE_C - t) * r.length_h,
+      coolingDegreeHours: t === null ? null : Math.max(0, t - COOLING_BASE_C) * r.length_h,
+    };
+  });
 }
 
 /** The `n` hours of highest consumption, with their weather (null when the hour has none). */
@@ -268,6 +527,9 @@ export async function series(client: Queryable, scope: Scope): Promise<SeriesPoi
 export interface ReportOptions extends Scope {
   top: number;
   bandWidth: number;
+  baselineWindows?: number;
+  zThreshold?: number;
+  silentForMs?: number;
 }
 
 /** The whole report for one period. */
@@ -282,5 +544,14 @@ export async function buildReport(client: Queryable, opts: ReportOptions): Promi
     byCondition: await byCondition(client, opts),
     bandWidth: opts.bandWidth,
     byTemperatureBand: await byTemperatureBand(client, opts, opts.bandWidth),
+    degreeHours: await degreeHours(client, opts),
+    warnings: disagreements(corr),
+    health: await sensorHealth(client, {
+      period: opts.period,
+      baselineWindows: opts.baselineWindows ?? 24,
+      zThreshold: opts.zThreshold ?? 5,
+      silentForMs: opts.silentForMs ?? 30 * 60_000,
+      top: opts.top,
+    }),
   };
 }

@@ -197,3 +197,107 @@ test('expected: exact decimal rounding, NULL stddev for one value, mode ties go 
   assert.equal(ew.weather[0].weather_condition, 'Cloudy');
   assert.equal(ew.weather[0].avg_temperature, '0.03'); // 0.025 rounds half away from zero
 });
+
+test('the weather: a daily cycle, days that differ, conditions that change; messages agree with the regional temperature', () => {
+  const g = new EventGenerator({ seed: 8, events: 40_000, spanMs: 14 * 86_400_000, mix: { sensor: 0, meter: 0, weather: 1 } });
+  const byHour = Array.from({ length: 24 }, () => [] as number[]);
+  const byDay = new Map<number, number[]>();
+  const conditions = new Map<string, number>();
+  while (!g.done) {
+    const ev = g.next();
+    const w = JSON.parse(ev.value as string) as { temperature: number; weather_condition: string };
+    assert.ok(Math.abs(w.temperature - g.temperatureAt(ev.eventTimeMs)) < 2, `${w.temperature} vs ${g.temperatureAt(ev.eventTimeMs)}`);
+    byHour[new Date(ev.eventTimeMs).getUTCHours()].push(w.temperature);
+    const d = Math.floor(ev.eventTimeMs / 86_400_000);
+    (byDay.get(d) ?? byDay.set(d, []).get(d)!).push(w.temperature);
+    conditions.set(w.weather_condition, (conditions.get(w.weather_condition) ?? 0) + 1);
+  }
+  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // solar time is UTC + 1.4 h: warmest mid-afternoon, coldest before dawn
+  assert.ok(avg(byHour[13]) > avg(byHour[3]) + 5, `13h ${avg(byHour[13])} vs 3h ${avg(byHour[3])}`);
+  const daily = [...byDay.values()].map(avg);
+  assert.ok(Math.max(...daily) - Math.min(...daily) > 5, `daily means ${daily.map((x) => x.toFixed(1))}`);
+  assert.ok(conditions.size >= 3, `conditions: ${[...conditions.keys()]}`);
+  for (const n of conditions.values()) assert.ok(n < 0.8 * 40_000, 'no condition all the time');
+});
+
+test('weather effect: a reading grows by the coefficient per heating degree; 0 leaves the hour of day alone', () => {
+  const opts: GenerateInput = { seed: 3, events: 20_000, mix: { sensor: 0, meter: 1, weather: 0 }, spanMs: 3 * 86_400_000 };
+  const readings = (k: number): number[] =>
+    [...generate({ ...opts, weatherEffect: { heatingKwhPerDegree: k, coolingKwhPerDegree: k } })].map((e) => (e.record as { reading: number }).reading);
+  const g = new EventGenerator(opts);
+  const base = readings(0);
+  const planted = readings(0.05);
+  let checked = 0;
+  for (let i = 0; i < base.length; i++) {
+    const ev = g.next();
+    const t = g.temperatureAt(ev.eventTimeMs);
+    const degrees = Math.max(0, 18 - t) + Math.max(0, t - 22);
+    assert.ok(Math.abs(planted[i] - base[i] - 0.05 * degrees) <= 0.001 + 1e-9, `reading ${i}: ${planted[i]} − ${base[i]} vs ${degrees} degrees`);
+    if (degrees > 1) checked++;
+  }
+  assert.ok(checked > 1000, `${checked} readings with heating or cooling need`);
+});
+
+test('planted sensor faults: distinct sensors, spike and out-of-band windows in the second half, silenced sensors quiet; nothing else leaves its band', async () => {
+  const { SENSOR_BANDS } = await import('../../loadgen/generate.js');
+  const opts: GenerateInput = {
+    seed: 21, events: 30_000, sensors: 24, spanMs: 6 * 3_600_000, partitions: 3, outOfOrderShare: 0.05,
+    anomalies: { spikes: 3, outOfBand: 4, silenced: 2, silenceMs: 3_600_000 },
+  };
+  const g = new EventGenerator(opts);
+  const p = g.planted;
+  assert.equal(p.spikes.length, 3);
+  assert.equal(p.outOfBand.length, 4);
+  assert.equal(new Set(p.outOfBand.map((o) => o.side)).size, 2, 'above and below');
+  assert.equal(p.silenced.length, 2);
+  const ids = [...p.spikes, ...p.outOfBand, ...p.silenced].map((x) => x.sensorId);
+  assert.equal(new Set(ids).size, ids.length, 'one fault per sensor');
+  const o = g.options;
+  const half = o.startMs + o.spanMs / 2;
+  for (const x of [...p.spikes, ...p.outOfBand]) {
+    assert.ok(x.windowStartMs >= half && x.windowStartMs + 300_000 < o.startMs + o.spanMs, `window ${new Date(x.windowStartMs).toISOString()}`);
+  }
+  const fault = new Map<string, { start: number; kind: string }>();
+  for (const x of p.spikes) fault.set(x.sensorId, { start: x.windowStartMs, kind: 'spike' });
+  for (const x of p.outOfBand) fault.set(x.sensorId, { start: x.windowStartMs, kind: x.side });
+  const silent = new Map(p.silenced.map((x) => [x.sensorId, x.fromMs]));
+  let inFault = 0;
+  while (!g.done) {
+    const ev = g.next();
+    if (ev.source !== 'sensor' || ev.record === undefined || ev.record.source !== 'sensor') continue;
+    const r = ev.record;
+    const from = silent.get(r.sensor_id);
+    assert.ok(from === undefined || ev.eventTimeMs < from, `${r.sensor_id} sent at ${new Date(ev.eventTimeMs).toISOString()}`);
+    const [low, high] = SENSOR_BANDS[r.sensor_type as keyof typeof SENSOR_BANDS];
+    const f = fault.get(r.sensor_id);
+    const inWindow = f !== undefined && ev.eventTimeMs >= f.start && ev.eventTimeMs < f.start + 300_000;
+    if (!inWindow || f.kind === 'spike') {
+      assert.ok(r.value >= low && r.value <= high, `${r.sensor_id} ${r.sensor_type} ${r.value} outside [${low}, ${high}]`);
+    } else {
+      inFault++;
+      assert.ok(f.kind === 'above' ? r.value > high : r.value < low, `${r.sensor_id} ${r.value} should be ${f.kind} [${low}, ${high}]`);
+    }
+  }
+  assert.ok(inFault > 0);
+  assert.throws(() => new EventGenerator({ ...opts, sensors: 8 }), /anomalies: 9 faults need as many sensors/);
+  assert.throws(() => new EventGenerator({ ...opts, events: Infinity }), /need a fixed number of events/);
+});
+
+test('command line: --weather-effect, --spikes, --out-of-band, --silence, --silence-for', async () => {
+  const { parseLoadgenArgs } = await import('../../loadgen/config.js');
+  const gen = (args: string[]) => parseLoadgenArgs([...args, '--no-kafka', '--expected', 'x.json'], {}).run.generate;
+  assert.deepEqual(gen(['--weather-effect', '0.1,0.03']).weatherEffect, { heatingKwhPerDegree: 0.1, coolingKwhPerDegree: 0.03 });
+  assert.deepEqual(gen(['--weather-effect', '0']).weatherEffect, { heatingKwhPerDegree: 0, coolingKwhPerDegree: 0 });
+  assert.equal(gen([]).weatherEffect, undefined);
+  assert.deepEqual(gen(['--spikes', '2', '--silence', '1', '--silence-for', '30m']).anomalies, { spikes: 2, silenced: 1, silenceMs: 1_800_000 });
+  assert.deepEqual(gen(['--out-of-band', '0']).anomalies, { outOfBand: 0 });
+  for (const [args, flag] of [
+    [['--weather-effect', 'hot'], '--weather-effect'],
+    [['--weather-effect', '1,2,3'], '--weather-effect'],
+    [['--spikes', '1.5'], '--spikes'],
+    [['--silence-for', 'soon'], '--silence-for'],
+  ] as const) {
+    assert.throws(() => gen([...args]), (e: unknown) => e instanceof Error && e.message.startsWith(`${flag}:`), args.join(' '));
+  }
+});

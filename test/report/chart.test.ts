@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chartSpec, renderSvg } from '../../src/report/chart.js';
+import { chartSpec, renderSvg, svgToPng } from '../../src/report/chart.js';
 import type { Correlation, SeriesPoint } from '../../src/report/types.js';
 
 const HOUR = 3_600_000;
@@ -40,6 +40,8 @@ test('both series on two axes, every matched hour a point, the fitted line throu
   assert.match(svg, /Y-axis titled 'temperature \(°C\)'/);
   assert.match(svg, /X-axis titled 'hour \(UTC\)' for a utc scale/);
   assert.match(svg, /Pearson's r = 1\.000 over 24 hour\(s\); fitted line: kWh ≈ 3\.00 \+ 2\.00 × °C/);
+  const adjusted = await renderSvg(chartSpec({ period, customer: null, series, temperature: { ...fit, adjustedR: -0.25 } }));
+  assert.match(adjusted, /Pearson's r = 1\.000 over 24 hour\(s\), within the same hour of day -0\.250;/);
 });
 
 test('renders without matched hours, and with r undefined', async () => {
@@ -55,4 +57,31 @@ test('renders without matched hours, and with r undefined', async () => {
   assert.match(svg, /customer_3/);
   const empty = await renderSvg(chartSpec({ period, customer: null, series: [] }));
   assert.match(empty, /^<svg /);
+});
+
+test('the time axis is a 24-hour UTC clock, whatever the local zone', async () => {
+  const tz = process.env.TZ;
+  process.env.TZ = 'America/New_York';
+  try {
+    const svg = await renderSvg(chartSpec({ period, customer: null, series: linear(24) }));
+    const axis = svg.slice(svg.indexOf("X-axis titled 'hour (UTC)'"));
+    const labels = [...axis.slice(0, axis.indexOf('</g></g>', axis.indexOf('role-axis-label'))).matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1]);
+    assert.deepEqual(labels.slice(0, 3), ['01 Jan 00:00', '01 Jan 01:00', '01 Jan 02:00']);
+    assert.ok(labels.includes('01 Jan 13:00'), labels.join('|'));
+    assert.doesNotMatch(svg, /\b\d\d (AM|PM)\b/);
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
+});
+
+test('svgToPng: a PNG twice the SVG\'s size, with the drawing on it', async () => {
+  const svg = await renderSvg(chartSpec({ period, customer: null, series: linear(24), temperature: fit }));
+  const [, w, h] = /<svg [^>]*width="(\d+)" height="(\d+)"/.exec(svg) ?? [];
+  const png = svgToPng(svg);
+  assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+  assert.equal(png.readUInt32BE(16), 2 * Number(w));
+  assert.equal(png.readUInt32BE(20), 2 * Number(h));
+  // a blank white image of that size compresses to a few kB; lines, points and text do not
+  assert.ok(png.length > 40_000, `${png.length} bytes`);
 });

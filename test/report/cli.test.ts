@@ -119,14 +119,16 @@ describe('npm run report', () => {
     assert.match(out, /^Weather and consumption, 2026-01-01 00:00 to 2026-01-04 11:00 UTC, all customers$/m);
     assert.match(out, /^Hours with consumption and weather: 72$/m);
     assert.match(out, /3 hour\(s\) with consumption but no weather, 4 hour\(s\) with weather but no consumption/);
-    assert.match(out, /^pressure\s+n\/a\s+n\/a\s+72\s+n\/a\s+hPa\s+no variation in one of the two$/m);
+    assert.match(out, /^pressure\s+n\/a\s+n\/a\s+n\/a\s+n\/a\s+72\s+n\/a\s+n\/a\s+hPa\s+no variation in one of the two$/m);
     assert.match(out, /^2026-01-04 00:00\s+1000\.00\s+1\s+n\/a\s+n\/a\s+n\/a\s+n\/a\s+no weather row$/m);
     assert.match(out, /^Consumption by temperature band \(10 °C wide\)$/m);
     assert.match(out, /^\[-10, 0\)\s+15\s/m); // 5 hours a day at −5…−1 °C, 3 days
     const day1 = await run(['--schema', db.schema, '--from', '2026-01-01', '--to', '2026-01-01']);
-    assert.match(day1.stdout, /^temperature\s+1\.000\s+very strong positive\s+24\s+2\.000\s+°C\s*$/m);
-    assert.match(day1.stdout, /^humidity\s+-1\.000\s+very strong negative\s+24\s/m);
-    assert.match(day1.stdout, /^wind speed\s+0\.000\s+none\s+24\s/m);
+    // one day: no hour of day seen twice, so no same-hour r, and a warning that says why
+    assert.match(day1.stdout, /^temperature\s+1\.000\s+very strong positive\s+n\/a\s+n\/a\s+24\s+2\.000\s+n\/a\s+°C\s*$/m);
+    assert.match(day1.stdout, /^humidity\s+-1\.000\s+very strong negative\s+n\/a\s+n\/a\s+24\s/m);
+    assert.match(day1.stdout, /^wind speed\s+0\.000\s+none\s+n\/a\s+n\/a\s+24\s/m);
+    assert.match(day1.stdout, /^WARNING temperature: r = 1\.000 \(very strong positive\) cannot be told apart from the daily cycle/m);
   });
 
   test('--chart writes an SVG with both series, the scatter and the fitted line', async () => {
@@ -142,7 +144,89 @@ describe('npm run report', () => {
     for (const mark of ['consumption_series_marks', 'temperature_series_marks', 'scatter_points_marks', 'fitted_line_marks']) {
       assert.match(svg, new RegExp(`class="[^"]*\\b${mark}\\b`), mark);
     }
-    assert.match(svg, /Pearson's r = -1\.000 over 24 hour\(s\); fitted line: kWh ≈ 100\.00 − 2\.00 × °C/);
+    assert.match(svg, /Pearson's r = -1\.000 over 24 hour\(s\), within the same hour of day n\/a; fitted line: kWh ≈ 100\.00 − 2\.00 × °C/);
+  });
+
+  test('--png (and --chart FILE.png) writes a PNG of the chart', async () => {
+    const file = join(dir, 'days.png');
+    const r = await run(['--schema', db.schema, '--png', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /chart written to .*days\.png/);
+    const png = await readFile(file);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // IHDR: twice the SVG's size (zoom 2 for sharp text)
+    assert.ok(png.readUInt32BE(16) > 1500 && png.readUInt32BE(20) > 1000, `${png.readUInt32BE(16)} × ${png.readUInt32BE(20)}`);
+    const viaChart = join(dir, 'via-chart.png');
+    assert.equal((await run(['--schema', db.schema, '--chart', viaChart])).code, 0);
+    assert.ok((await stat(viaChart)).size > 10_000);
+  });
+
+  test('--csv writes every hour with consumption or weather; --csv - prints it instead of the report', async () => {
+    const file = join(dir, 'hours.csv');
+    const r = await run(['--schema', db.schema, '--csv', file, '--from', '2026-01-04', '--to', '2026-01-04']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Weather and consumption/);
+    const lines = (await readFile(file, 'utf8')).split('\r\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(
+      lines[0],
+      'window_start_utc,window_end_utc,hour_of_day_utc,consumption_kwh,customers,temperature_c,humidity_pct,pressure_hpa,wind_speed,weather_condition,heating_degree_hours,cooling_degree_hours',
+    );
+    // day 4: 00:00 and 01:00 consumption only, 05:00–07:00 weather only (40 °C: 18 cooling
+    // degree-hours), 10:00 consumption and a half-hour weather window that are not the same window
+    assert.deepEqual(lines.slice(1), [
+      '2026-01-04T00:00:00.000Z,2026-01-04T01:00:00.000Z,0,1000,1,,,,,,,',
+      '2026-01-04T01:00:00.000Z,2026-01-04T02:00:00.000Z,1,1000,1,,,,,,,',
+      '2026-01-04T05:00:00.000Z,2026-01-04T06:00:00.000Z,5,,,40,10,990,0,Sunny,0,18',
+      '2026-01-04T06:00:00.000Z,2026-01-04T07:00:00.000Z,6,,,40,10,990,0,Sunny,0,18',
+      '2026-01-04T07:00:00.000Z,2026-01-04T08:00:00.000Z,7,,,40,10,990,0,Sunny,0,18',
+      '2026-01-04T10:00:00.000Z,2026-01-04T10:30:00.000Z,10,,,40,10,990,0,Sunny,0,9',
+      '2026-01-04T10:00:00.000Z,2026-01-04T11:00:00.000Z,10,5,1,,,,,,,',
+    ]);
+    const dash = await run(['--schema', db.schema, '--csv', '-', '--from', '2026-01-01', '--to', '2026-01-01']);
+    assert.equal(dash.code, 0, dash.stderr);
+    const rows = dash.stdout.trimEnd().split('\r\n');
+    assert.equal(rows.length, 25);
+    assert.equal(rows[24], '2026-01-01T23:00:00.000Z,2026-01-02T00:00:00.000Z,23,39,3,18,54,1013.25,132.25,Rainy,0,0');
+  });
+
+  test('--customer with an unknown id: exit 1, naming some known ids', async () => {
+    const r = await run(['--schema', db.schema, '--customer', 'customer_404']);
+    assert.equal(r.code, 1);
+    assertOneLine(r.stderr, /^report: Unknown customer "customer_404": no consumption rows for it\. Known customers include a, b, c$/);
+    assert.equal(r.stdout, '');
+  });
+
+  test('the engine\'s --postgres-* flags and POSTGRES_SCHEMA; a flag wins over its variable', async () => {
+    const viaEnv = await run(['--json'], { POSTGRES_SCHEMA: db.schema });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const flags = ['--postgres-host', PG.host, '--postgres-port', String(PG.port), '--postgres-db', PG.database, '--postgres-user', PG.user, '--postgres-schema', db.schema];
+    const viaFlags = await run([...flags, '--json'], { POSTGRES_PORT: '1', POSTGRES_DB: 'nope', POSTGRES_SCHEMA: 'nope' });
+    assert.equal(viaFlags.code, 0, viaFlags.stderr);
+    assert.equal(viaFlags.stdout, viaEnv.stdout);
+    const wrongPort = await run(['--postgres-port', '1', '--postgres-schema', db.schema]);
+    assert.equal(wrongPort.code, 1);
+    assertOneLine(wrongPort.stderr, /^report: cannot connect to PostgreSQL \(database "test" on 127\.0\.0\.1:1, schema "report_cli_/);
+  });
+
+  test('the text report: same-hour r, degree-hours, sensor health', async () => {
+    const r = await run(['--schema', db.schema]);
+    assert.equal(r.code, 0, r.stderr);
+    // days 1–3 repeat T = h − 5 at each hour: temperature only follows the hour of day
+    assert.match(r.stdout, /^WARNING wind speed: r = 0\.358 \(moderate positive\), but within the same hour of day wind speed does not vary/m);
+    assert.match(r.stdout, /^Heating and cooling degree-hours \(below 18 °C, above 22 °C\), 72 hour\(s\)$/m);
+    // T = h − 5 is below 18 °C for 23 hours a day: Σ (23 − h), h = 0…22, is 276 a day
+    assert.match(r.stdout, /^heating\s+828\.0\s+69\s+n\/a\s+n\/a$/m);
+    assert.match(r.stdout, /^cooling\s+0\.0\s+0\s+n\/a\s+n\/a$/m);
+    assert.match(r.stdout, /^Sensor health: 0 sensor window\(s\) from 0 sensor\(s\) in the period$/m);
+    assert.match(r.stdout, /^Jumps \(\|z\| ≥ 5 against the sensor's previous 24 windows\): 0 window\(s\)/m);
+  });
+
+  test('--version prints the package version and exits 0 without connecting', async () => {
+    const r = await run(['--version'], { POSTGRES_PORT: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8'));
+    assert.equal(r.stdout, `smartgrid-stream report ${version}\n`);
   });
 
   test('bad option values: one line naming the flag, exit 2, nothing connects', async () => {
@@ -152,8 +236,9 @@ describe('npm run report', () => {
       [['--from', '2026-02-30'], /^report: --from: expected an ISO 8601 date/],
       [['--to', 'yesterday'], /^report: --to: expected an ISO 8601 date/],
       [['--from', '2026-01-03', '--to', '2026-01-02T00:00'], /^report: --to: must be after --from/],
-      [['--chart', 'out.png'], /^report: --chart: PNG needs node-canvas/],
-      [['--chart', 'out.pdf'], /^report: --chart: expected a file name ending in \.svg/],
+      [['--chart', 'out.pdf'], /^report: --chart: expected a file name ending in \.svg or \.png/],
+      [['--png', 'out.svg'], /^report: --png: expected a file name ending in \.png/],
+      [['--postgres-port', '0'], /^report: --postgres-port: expected a port number/],
       [['--schema', 'a b'], /^report: --schema: expected a plain schema name/],
       [['--colour'], /^report: --colour: Unknown option '--colour'/],
       [['--top'], /^report: --top: Option '--top <value>' argument missing/],

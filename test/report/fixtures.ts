@@ -22,7 +22,10 @@ const ROOT = new URL('../../../', import.meta.url); // dist/test/report/ → rep
 
 export async function applySchemaAndViews(client: pg.Client, views = true): Promise<void> {
   await client.query(await readFile(new URL('sql/schema.sql', ROOT), 'utf8'));
-  if (views) await client.query(await readFile(new URL('sql/views.sql', ROOT), 'utf8'));
+  if (views) {
+    await client.query(await readFile(new URL('sql/views.sql', ROOT), 'utf8'));
+    await client.query(await readFile(new URL('sql/health.sql', ROOT), 'utf8'));
+  }
 }
 
 export const DAY_MS = 86_400_000;

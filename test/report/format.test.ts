@@ -39,10 +39,25 @@ test('an empty report says so instead of printing empty tables', () => {
     byCondition: [],
     bandWidth: 5,
     byTemperatureBand: [],
+    degreeHours: {
+      heatingBase: 18, coolingBase: 22, hours: 0, heatingDegreeHours: 0, coolingDegreeHours: 0, heatingHours: 0, coolingHours: 0,
+      kwhPerHeatingDegreeHour: null, kwhPerCoolingDegreeHour: null, heatingAdjustedR: null, coolingAdjustedR: null,
+    },
+    warnings: [],
+    health: {
+      windows: 0,
+      sensors: 0,
+      outOfBand: { windows: 0, sensors: 0, byType: [], worst: [] },
+      jumps: { baselineWindows: 24, zThreshold: 5, windows: 0, sensors: 0, largest: [] },
+      stale: { silentForMs: 1_800_000, dataEnd: null, sensors: [] },
+    },
   };
   const out = formatReport(r);
   assert.match(out, /^Weather and consumption, 2026-01-01 00:00 to 2026-01-02 00:00 UTC, customer c9$/m);
-  assert.match(out, /^temperature\s+n\/a\s+n\/a\s+0\s+n\/a\s+°C\s+fewer than 2 hours$/m);
+  assert.match(out, /^temperature\s+n\/a\s+n\/a\s+n\/a\s+n\/a\s+0\s+n\/a\s+n\/a\s+°C\s+fewer than 2 hours$/m);
+  assert.match(out, /^Out of band \(window mean outside sensor_limits\): 0 window\(s\) from 0 sensor\(s\)$/m);
+  assert.match(out, /^Stale \(no window for 30 min or more while others report\): 0 sensor\(s\)$/m);
+  assert.doesNotMatch(out, /WARNING/);
   assert.match(out, /\(no hours with consumption in this period\)/);
   assert.match(out, /\(no hours with both consumption and weather in this period\)/);
   assert.match(out, /\(no hours with both consumption and a temperature in this period\)/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/main/errors.js';
+import { ConfigError } from '../../src/report/errors.js';
 import { parseCliArgs, parseTime } from '../../src/report/options.js';
 
 const iso = (flag: string, text: string, endOfDay = false): string => parseTime(flag, text, endOfDay).toISOString();
@@ -30,10 +30,23 @@ test('dates that do not exist and other text are refused, naming the flag', () =
 });
 
 test('defaults and flags', () => {
-  assert.deepEqual(parseCliArgs([]), { help: false, json: false, top: 10, bandWidth: 5 });
-  const o = parseCliArgs(['--json', '--top', '3', '--band-width', '2.5', '--chart', 'a.SVG', '--customer', 'c1', '--schema', 's_1']);
-  assert.deepEqual(o, { help: false, json: true, top: 3, bandWidth: 2.5, chart: 'a.SVG', customer: 'c1', schema: 's_1' });
+  const none = {
+    'postgres-host': undefined, 'postgres-port': undefined, 'postgres-db': undefined, 'postgres-user': undefined,
+    'postgres-password': undefined, 'postgres-schema': undefined, schema: undefined,
+  };
+  const defaults = { help: false, version: false, json: false, top: 10, bandWidth: 5, baselineWindows: 24, zThreshold: 5, silentForMs: 1_800_000 };
+  assert.deepEqual(parseCliArgs([]), { ...defaults, pg: none });
+  const o = parseCliArgs([
+    '--json', '--top', '3', '--band-width', '2.5', '--chart', 'a.SVG', '--customer', 'c1', '--schema', 's_1',
+    '--png', 'b.png', '--csv', 'h.csv', '--baseline', '12', '--z', '3.5', '--silent-for', '2h', '--postgres-port', '6543',
+  ]);
+  assert.deepEqual(o, {
+    ...defaults, json: true, top: 3, bandWidth: 2.5, chart: 'a.SVG', png: 'b.png', csv: 'h.csv', customer: 'c1',
+    baselineWindows: 12, zThreshold: 3.5, silentForMs: 7_200_000, pg: { ...none, schema: 's_1', 'postgres-port': '6543' },
+  });
+  assert.equal(parseCliArgs(['--chart', 'x.PNG']).png, 'x.PNG');
   assert.equal(parseCliArgs(['-h']).help, true);
+  assert.equal(parseCliArgs(['--version']).version, true);
 });
 
 test('bad values name their flag', () => {
@@ -44,7 +57,14 @@ test('bad values name their flag', () => {
     [['--band-width', 'Infinity'], '--band-width'],
     [['--band-width', ''], '--band-width'],
     [['--from', '2026-01-02', '--to', '2026-01-01T12:00'], '--to'],
-    [['--chart', 'x.png'], '--chart'],
+    [['--chart', 'x.pdf'], '--chart'],
+    [['--png', 'x.svg'], '--png'],
+    [['--chart', 'a.png', '--png', 'b.png'], '--png'],
+    [['--csv', '-', '--json'], '--csv'],
+    [['--baseline', '0'], '--baseline'],
+    [['--z', '-1'], '--z'],
+    [['--silent-for', '10'], '--silent-for'],
+    [['--postgres-schema', 'a b'], '--postgres-schema'],
     [['--customer', ''], '--customer'],
     [['--schema', 'x";drop'], '--schema'],
     [['--nope'], '--nope'],
