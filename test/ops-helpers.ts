@@ -84,12 +84,22 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
-/** Sample names on a /metrics page (histograms show as _bucket, _sum and _count). */
+/**
+ * Names on a /metrics page: sample names, and the series names of every declared family
+ * (a labelled histogram such as nodejs_gc_duration_seconds has no samples before its first
+ * observation, but is exported).
+ */
 export function exportedNames(page: string): Set<string> {
   const names = new Set<string>();
   for (const line of page.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line);
     if (m !== null) names.add(m[1]);
+    const t = /^# TYPE (\S+) (\w+)/.exec(line);
+    if (t !== null) {
+      names.add(t[1]);
+      if (t[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(t[1] + s);
+      if (t[2] === 'summary') for (const s of ['_sum', '_count']) names.add(t[1] + s);
+    }
   }
   return names;
 }
