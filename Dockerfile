@@ -2,8 +2,10 @@
 # One image for the stream engine, the weather producer and the load generator
 # (docker-compose.yml picks the command). Multi-stage: build with dev dependencies,
 # run with production dependencies only, as the unprivileged `node` user.
+# Node.js 22 LTS, pinned to a release: Node.js 20 reached end of life on 2026-04-30. The
+# code supports Node.js >= 20 (package.json `engines`); CI also runs on the machines' 20.
 
-FROM node:20.19-bookworm-slim AS build
+FROM node:22.23.4-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +14,7 @@ COPY src ./src
 COPY loadgen ./loadgen
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20.19-bookworm-slim AS runtime
+FROM node:22.23.4-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
@@ -21,7 +23,7 @@ COPY --from=build /app/dist ./dist
 COPY sql ./sql
 RUN mkdir -p /app/checkpoints && chown node:node /app/checkpoints
 USER node
-# 9464: engine /metrics and /health; 5006: weather producer API.
+# 9464: engine /metrics, /livez, /readyz, /health; 5006: weather producer API.
 EXPOSE 9464 5006
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/main/cli.js"]

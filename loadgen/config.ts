@@ -21,16 +21,21 @@ Amount and pace
   --events N               events in all (default 1000000)
   --duration D             run for this long instead (e.g. 90s, 10m); event time then
                            advances --step per event
-  --rate N                 target events/s (default 0: as fast as possible)
+  --rate N                 target events/s (default 0: as fast as possible); low rates
+                           are paced event by event
+  For a live run: --start now --duration 10m --rate 200 (event time follows the wall
+  clock: one event every 1/rate s)
 Simulated world
   --sensors N              (default ${DEFAULT_GENERATE_OPTIONS.sensors})
   --meters N               (default ${DEFAULT_GENERATE_OPTIONS.meters}); meter j belongs to customer j mod customers
   --customers N            (default ${DEFAULT_GENERATE_OPTIONS.customers})
   --weather-locations N    (default 1: key "weather"; more: one key per city)
   --mix S,M,W              weights of sensor/meter/weather events (default 0.6,0.35,0.05)
-  --start ISO              event time of the first event (default 2026-11-28T00:00:00Z)
+  --start ISO|now|now-D    event time of the first event (default 2026-11-28T00:00:00Z);
+                           now: the wall clock at start; now-6h: six hours before
   --span D                 event time covered by --events (default 24h)
-  --step D                 event time per event in --duration runs (default 10ms)
+  --step D                 event time per event in --duration runs (default 1/rate with
+                           --rate, else 10ms)
   --timestamps STYLE       contract (default) or mixed (also the lenient forms)
   --weather-effect K[,C]   kWh added to each meter reading per degree below 18 °C (K) and
                            above 22 °C (C, default K) of the regional temperature
@@ -95,6 +100,15 @@ function shareOf(setting: string, text: string | undefined): number | undefined 
   const n = Number(text);
   if (!(n >= 0 && n <= 1)) throw new ConfigError(setting, `"${text}" must be a share between 0 and 1`);
   return n;
+}
+
+/** `--start`: an ISO 8601 time, `now`, or `now-D` (D a duration: 90s, 10m, 6h). */
+export function parseStart(text: string, nowMs: number): number {
+  const rel = /^now(?:-(.+))?$/.exec(text.trim());
+  if (rel !== null) return nowMs - (rel[1] === undefined ? 0 : parseDuration('--start', rel[1]));
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new ConfigError('--start', `"${text}" is not an ISO 8601 time, now, or now-<duration>`);
+  return ms;
 }
 
 export function parseLoadgenArgs(argv: string[], env: LoadgenEnv): LoadgenConfig {
@@ -169,11 +183,7 @@ export function parseLoadgenArgs(argv: string[], env: LoadgenEnv): LoadgenConfig
     }
     gen.mix = { sensor: parts[0], meter: parts[1], weather: parts[2] };
   }
-  if (v.start !== undefined) {
-    const ms = Date.parse(v.start);
-    if (Number.isNaN(ms)) throw new ConfigError('--start', `"${v.start}" is not an ISO 8601 time`);
-    gen.startMs = ms;
-  }
+  if (v.start !== undefined) gen.startMs = parseStart(v.start, Date.now());
   if (v.span !== undefined) gen.spanMs = parseDuration('--span', v.span);
   if (v.step !== undefined) {
     const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.step.trim());

@@ -29,7 +29,11 @@ export interface RunOptions {
   expected?: boolean;
   /** Stop after this long (ms); with it, `generate.events` may be left infinite. */
   durationMs?: number;
-  /** Target events per second; 0 or undefined for as fast as possible. */
+  /**
+   * Target events per second; 0 or undefined for as fast as possible. Paced event by
+   * event at low rates. In a duration run without `generate.timeStepMs`, event time then
+   * advances 1/rate per event, so it follows the wall clock.
+   */
   rate?: number;
   onProgress?: (p: Progress) => void;
   progressIntervalMs?: number;
@@ -50,13 +54,20 @@ export interface RunSummary {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** How often a paced run sends partly filled batches, so that a live engine sees events soon. */
+export const LINGER_MS = 100;
+
 export async function runLoad(opts: RunOptions): Promise<RunSummary> {
-  const gen = new EventGenerator(
-    opts.durationMs !== undefined && opts.generate.events === undefined ? { ...opts.generate, events: Infinity } : opts.generate,
-  );
+  if (opts.rate !== undefined && !(opts.rate >= 0)) throw new RangeError('options.rate must be ≥ 0');
+  const input: GenerateInput = { ...opts.generate };
+  if (opts.durationMs !== undefined && input.events === undefined) {
+    input.events = Infinity;
+    // Event time follows the wall clock: one event every 1/rate seconds.
+    if (input.timeStepMs === undefined && (opts.rate ?? 0) > 0) input.timeStepMs = 1000 / opts.rate!;
+  }
+  const gen = new EventGenerator(input);
   const o = gen.options;
   if (o.events === Infinity && opts.durationMs === undefined) throw new RangeError('an endless stream needs durationMs');
-  if (opts.rate !== undefined && !(opts.rate >= 0)) throw new RangeError('options.rate must be ≥ 0');
   const kafka = opts.kafka ? await KafkaOutput.open({ ...opts.kafka, topics: o.topics, partitions: o.partitions }) : undefined;
   let file: FileOutput | undefined;
   try {
@@ -65,7 +76,11 @@ export async function runLoad(opts: RunOptions): Promise<RunSummary> {
     const total = o.events === Infinity ? undefined : o.events;
     const interval = opts.progressIntervalMs ?? 1000;
     const rate = opts.rate ?? 0;
+    // Pacing and the clock are looked at every `chunk` events: every event at low rates
+    // (50/s is one event per 20 ms), about every 10 ms of events at high rates.
+    const chunk = rate > 0 ? Math.max(1, Math.min(1024, Math.floor(rate / 100))) : 1024;
     const start = performance.now();
+    let lastLinger = start;
     let nextProgress = start + interval;
     let n = 0;
     const progress = (now: number): Progress => {
@@ -77,6 +92,34 @@ export async function runLoad(opts: RunOptions): Promise<RunSummary> {
       return { events: n, total, elapsedMs, rate: r, etaMs };
     };
     while (!gen.done) {
+      if (n % chunk === 0 && n > 0) {
+        let now = performance.now();
+        if (opts.signal?.aborted) break;
+        if (rate > 0) {
+          // Event n+1 is due at n/rate seconds; a duration run ends before the first event due at or after its end.
+          const dueMs = (n / rate) * 1000;
+          if (opts.durationMs !== undefined && dueMs >= opts.durationMs) break;
+          if (start + dueMs > now) {
+            await sleep(start + dueMs - now);
+            now = performance.now();
+          }
+          if (kafka !== undefined && now - lastLinger >= LINGER_MS) {
+            await kafka.flush();
+            lastLinger = now;
+          }
+        } else {
+          if (opts.durationMs !== undefined && now - start >= opts.durationMs) break;
+          if (kafka === undefined && file === undefined && (n & 65535) === 0) {
+            // Nothing awaited: let timers (progress, signals) run now and then.
+            await sleep(0);
+          }
+        }
+        if (now >= nextProgress && opts.onProgress) {
+          opts.onProgress(progress(now));
+          nextProgress = now + interval;
+        }
+        if (opts.signal?.aborted) break;
+      }
       const ev = gen.next();
       n++;
       let wait = false;
@@ -86,22 +129,6 @@ export async function runLoad(opts: RunOptions): Promise<RunSummary> {
       if (wait) {
         if (kafka !== undefined) await kafka.ready();
         if (file !== undefined) await file.ready();
-      }
-      if ((n & 1023) === 0) {
-        const now = performance.now();
-        if (opts.signal?.aborted) break;
-        if (opts.durationMs !== undefined && now - start >= opts.durationMs) break;
-        if (rate > 0) {
-          const due = start + (n / rate) * 1000;
-          if (due > now) await sleep(due - now);
-        } else if (!wait && kafka === undefined && file === undefined) {
-          // Nothing awaited: let timers (progress, signals) run now and then.
-          if ((n & 65535) === 0) await sleep(0);
-        }
-        if (now >= nextProgress && opts.onProgress) {
-          opts.onProgress(progress(now));
-          nextProgress = now + interval;
-        }
       }
     }
     if (kafka !== undefined) await kafka.flush();

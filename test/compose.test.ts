@@ -4,7 +4,7 @@
  * environment variable a service sets is one its entry point reads (ENGINE_ENV_VARS,
  * WEATHER_PRODUCER_ENV_VARS, LOADGEN_ENV_VARS) with a value that entry point accepts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -26,13 +26,29 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   profiles?: string[];
+  volumes?: string[];
+  secrets?: string[];
 }
-const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+  secrets: Record<string, { file: string }>;
+};
 const S = compose.services;
 const env = (s: Service): Record<string, string> => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
 /** `${VAR:-default}` as compose would expand it with VAR unset. */
-const expand = (e: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
+const expandText = (v: string): string => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+const expand = (e: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, expandText(v)]));
+/** Paths under /run/secrets/ as the service's own files on this machine (compose's `secrets: file:`). */
+const secretsLocal = (e: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(e).map(([k, v]) => {
+      const m = /^\/run\/secrets\/(.+)$/.exec(v);
+      return [k, m === null ? v : path.resolve(ROOT, expandText(compose.secrets[m[1]].file))];
+    }),
+  );
+const CORE = ['kafka', 'postgres', 'stream-engine', 'weather-producer'];
+const MONITORING = ['prometheus', 'grafana'];
 
 const SEED_ENGINE_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_SENSOR_DATA', 'KAFKA_TOPIC_METER_READINGS', 'KAFKA_TOPIC_WEATHER', 'POSTGRES_HOST', 'POSTGRES_PORT', 'POSTGRES_DB', 'POSTGRES_USER', 'POSTGRES_PASSWORD'];
 const SEED_WEATHER_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_WEATHER', 'WEATHER_UPDATE_INTERVAL'];
@@ -44,14 +60,76 @@ const APPS = {
 };
 
 test('compose: the services, pinned images, one project image built from the Dockerfile', () => {
-  assert.deepEqual(Object.keys(S).sort(), ['kafka', 'loadgen', 'postgres', 'stream-engine', 'weather-producer']);
+  assert.deepEqual(Object.keys(S).sort(), ['grafana', 'kafka', 'loadgen', 'postgres', 'prometheus', 'stream-engine', 'weather-producer']);
   assert.match(S.kafka.image!, /^apache\/kafka:4\.1\.\d+$/);
   assert.match(S.postgres.image!, /^postgres:15\.\d+(-[a-z0-9]+)?$/);
+  assert.match(S.prometheus.image!, /^prom\/prometheus:v3\.\d+\.\d+$/);
+  assert.match(S.grafana.image!, /^grafana\/grafana:\d+\.\d+\.\d+$/);
+  for (const [name, s] of Object.entries(S)) {
+    if (s.build !== undefined) continue;
+    assert.match(s.image ?? '', /:v?\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/, `${name}: image pinned to a version (no latest, no bare major)`);
+  }
   const images = new Set(Object.keys(APPS).map((n) => S[n].image));
   assert.equal(images.size, 1, 'engine, weather producer and loadgen share the project image');
   for (const n of Object.keys(APPS)) assert.equal(S[n].build, '.', `${n} builds from the Dockerfile`);
   assert.deepEqual(S.loadgen.profiles, ['loadgen']);
-  for (const n of ['kafka', 'postgres', 'stream-engine', 'weather-producer']) assert.equal(S[n].profiles, undefined, `${n} starts by default`);
+  for (const n of CORE) assert.equal(S[n].profiles, undefined, `${n} starts by default`);
+  for (const n of MONITORING) assert.deepEqual(S[n].profiles, ['monitoring']);
+});
+
+test('compose: published ports listen on 127.0.0.1 unless SMARTGRID_BIND_ADDRESS says otherwise', () => {
+  let published = 0;
+  for (const [name, s] of Object.entries(S)) {
+    for (const p of s.ports ?? []) {
+      published++;
+      assert.match(p, /^\$\{SMARTGRID_BIND_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/, `${name} publishes ${p}`);
+      assert.match(expandText(p), /^127\.0\.0\.1:/);
+    }
+  }
+  assert.ok(published >= 6);
+});
+
+test('compose: Kafka keeps its log in a volume, with a fixed cluster id', () => {
+  const k = env(S.kafka);
+  assert.ok(S.kafka.volumes?.includes(`kafka-data:${k.KAFKA_LOG_DIRS}`), 'the log directory is the kafka-data volume');
+  assert.ok('kafka-data' in compose.volumes);
+  assert.match(k.CLUSTER_ID, /^[A-Za-z0-9_-]{22}$/, 'a base64 UUID, as kafka-storage format needs');
+});
+
+test('compose: passwords come from secret files, never from plain variables', () => {
+  for (const [name, s] of Object.entries(S)) {
+    for (const [k, v] of Object.entries(env(s))) {
+      assert.ok(!/PASSWORD$/.test(k) || k.endsWith('_FILE'), `${name} sets ${k} in plain text`);
+      const m = /^\/run\/secrets\/(.+)$/.exec(v);
+      if (m !== null) assert.ok(s.secrets?.includes(m[1]), `${name} mounts the secret ${m[1]} it reads`);
+    }
+  }
+  assert.equal(env(S.postgres).POSTGRES_PASSWORD_FILE, env(S['stream-engine']).POSTGRES_PASSWORD_FILE, 'the engine reads the password the database was given');
+  assert.equal(env(S.grafana).GF_SECURITY_ADMIN_PASSWORD__FILE, '/run/secrets/grafana-admin-password');
+  for (const [name, secret] of Object.entries(compose.secrets)) {
+    assert.match(secret.file, new RegExp(`^\\$\\{[A-Z_]+_FILE:-\\./deploy/secrets/${name}\\}$`), `${name} can be pointed at another file`);
+    assert.ok(existsSync(path.resolve(ROOT, expandText(secret.file))), `the development default for ${name} exists`);
+  }
+  // The engine really reads it (the ENGINE_ENV_VARS check below covers the variable name).
+  const cfg = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config;
+  assert.equal(cfg.postgres.password, readFileSync(path.join(ROOT, 'deploy/secrets/postgres-password'), 'utf8').trim());
+});
+
+test('compose: the monitoring profile mounts the operator kit and wires Prometheus to the engine and Grafana to Prometheus', () => {
+  const mounts = (s: Service) => (s.volumes ?? []).filter((v) => v.startsWith('./')).map((v) => v.split(':'));
+  for (const n of MONITORING) {
+    for (const [src] of mounts(S[n])) assert.ok(existsSync(path.join(ROOT, src)) && statSync(path.join(ROOT, src)).isDirectory(), `${n} mounts ${src}`);
+  }
+  const promConfDir = mounts(S.prometheus).find(([, dst]) => dst === '/etc/prometheus')![0];
+  const prom = parse(readFileSync(path.join(ROOT, promConfDir, 'prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+  assert.deepEqual(prom.scrape_configs[0].static_configs[0].targets, [`stream-engine:${env(S['stream-engine']).METRICS_PORT}`]);
+  const provisioning = mounts(S.grafana).find(([, dst]) => dst === '/etc/grafana/provisioning')![0];
+  const ds = parse(readFileSync(path.join(ROOT, provisioning, 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { url: string }[] };
+  assert.equal(ds.datasources[0].url, 'http://prometheus:9090');
+  assert.ok(S.prometheus.ports!.some((p) => p.endsWith(':9090:9090')));
+  const dashboards = mounts(S.grafana).find(([, dst]) => dst === '/etc/grafana/dashboards')![0];
+  assert.ok(existsSync(path.join(ROOT, dashboards, 'smartgrid-stream.json')));
+  assert.equal(env(S.grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, '/etc/grafana/dashboards/smartgrid-stream.json');
 });
 
 test('compose: each entry point exists and is given only variables it reads, including the seed\'s', () => {
@@ -64,7 +142,10 @@ test('compose: each entry point exists and is given only variables it reads, inc
   }
   for (const k of SEED_ENGINE_VARS) {
     assert.ok(ENGINE_ENV_VARS.includes(k), `the engine reads ${k}`);
-    assert.ok(k in env(S['stream-engine']), `stream-engine sets ${k}`);
+    // The password comes as a file (the *_FILE variant the engine also reads).
+    const set = k === 'POSTGRES_PASSWORD' ? `${k}_FILE` : k;
+    assert.ok(ENGINE_ENV_VARS.includes(set), `the engine reads ${set}`);
+    assert.ok(set in env(S['stream-engine']), `stream-engine sets ${set}`);
   }
   for (const k of SEED_WEATHER_VARS) {
     assert.ok(WEATHER_PRODUCER_ENV_VARS.includes(k as never), `the weather producer reads ${k}`);
@@ -73,7 +154,7 @@ test('compose: each entry point exists and is given only variables it reads, inc
 });
 
 test('compose: every value is accepted by the code that reads it', () => {
-  const engine = loadConfig([], expand(env(S['stream-engine']))).config as unknown as Record<string, unknown>;
+  const engine = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config as unknown as Record<string, unknown>;
   assert.equal(engine.metricsPort, 9464);
   const weather = weatherProducerConfig(expand(env(S['weather-producer'])));
   assert.equal(weather.intervalMs, 60_000);
@@ -85,7 +166,7 @@ test('compose: brokers, database, topics and ports agree across services', () =>
   const k = env(S.kafka);
   const internal = /INTERNAL:\/\/([^,]+)/.exec(k.KAFKA_ADVERTISED_LISTENERS)![1];
   assert.match(k.KAFKA_ADVERTISED_LISTENERS, /EXTERNAL:\/\/localhost:9092/);
-  assert.ok(S.kafka.ports!.includes('9092:9092'));
+  assert.ok(S.kafka.ports!.map(expandText).includes('127.0.0.1:9092:9092'));
   assert.equal(k.KAFKA_PROCESS_ROLES, 'broker,controller', 'KRaft');
   for (const name of Object.keys(APPS)) {
     const e = env(S[name]);
@@ -104,13 +185,14 @@ test('compose: brokers, database, topics and ports agree across services', () =>
   assert.equal(eng.POSTGRES_PORT, '5432');
   assert.equal(eng.POSTGRES_DB, pg.POSTGRES_DB);
   assert.equal(eng.POSTGRES_USER, pg.POSTGRES_USER);
-  assert.equal(eng.POSTGRES_PASSWORD, pg.POSTGRES_PASSWORD);
-  // Published ports and healthcheck URLs use the ports the services listen on.
-  assert.ok(S['stream-engine'].ports!.includes(`${eng.METRICS_PORT}:${eng.METRICS_PORT}`));
-  assert.match(S['stream-engine'].healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${eng.METRICS_PORT}/health`));
+  assert.equal(eng.POSTGRES_PASSWORD_FILE, pg.POSTGRES_PASSWORD_FILE);
+  // Published ports and healthcheck URLs use the ports the services listen on; the
+  // engine's healthcheck is its readiness probe.
+  assert.ok(S['stream-engine'].ports!.map(expandText).includes(`127.0.0.1:${eng.METRICS_PORT}:${eng.METRICS_PORT}`));
+  assert.match(S['stream-engine'].healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${eng.METRICS_PORT}/readyz`));
   const w = env(S['weather-producer']);
   assert.equal(w.WEATHER_PRODUCER_PORT, '5006');
-  assert.ok(S['weather-producer'].ports!.includes('5006:5006'));
+  assert.ok(S['weather-producer'].ports!.map(expandText).includes('127.0.0.1:5006:5006'));
   assert.match(S['weather-producer'].healthcheck!.test.join(' '), /127\.0\.0\.1:5006\/health/);
 });
 
@@ -122,14 +204,19 @@ test('compose: dependencies wait for healthy services that have healthchecks', (
   for (const s of Object.values(S)) {
     for (const d of Object.keys(s.depends_on ?? {})) assert.ok(S[d].healthcheck, `${d} has a healthcheck`);
   }
-  for (const n of ['kafka', 'postgres', 'stream-engine', 'weather-producer']) assert.ok(S[n].healthcheck?.test.length, `${n} healthcheck`);
+  for (const n of [...CORE, ...MONITORING]) assert.ok(S[n].healthcheck?.test.length, `${n} healthcheck`);
 });
 
-test('Dockerfile: multi-stage, Node 20, non-root, builds what compose runs', () => {
+test('Dockerfile: multi-stage, Node.js 22 LTS pinned to a release, non-root, builds what compose runs', () => {
   const df = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   const froms = [...df.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)];
   assert.ok(froms.length >= 2, 'multi-stage');
-  for (const f of froms) assert.match(f[1], /^node:20[.\d]*-/);
+  for (const f of froms) assert.match(f[1], /^node:22\.\d+\.\d+-bookworm-slim$/, 'a supported LTS line, pinned to major.minor.patch');
+  assert.equal(new Set(froms.map((f) => f[1])).size, 1, 'build and runtime on the same Node.js');
+  // The project itself still supports the machines' Node.js 20 (CI runs on it).
+  const engines = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  assert.equal(engines, '>=20');
+  assert.ok(Number(process.versions.node.split('.')[0]) >= 20);
   const runtime = df.slice(df.lastIndexOf('\nFROM'));
   assert.match(runtime, /^USER\s+(node|\d{4,})\s*$/m);
   assert.doesNotMatch(runtime, /npm (ci|install)(?!.*--omit=dev)/, 'no dev dependencies in the runtime stage');
@@ -137,5 +224,5 @@ test('Dockerfile: multi-stage, Node 20, non-root, builds what compose runs', () 
   assert.match(df, /COPY loadgen \.\/loadgen/);
   assert.match(runtime, /CMD \["node", "dist\/src\/main\/cli\.js"\]/);
   const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
-  for (const p of ['node_modules', 'dist', '.local', '.git']) assert.ok(ignore.includes(p), `.dockerignore ${p}`);
+  for (const p of ['node_modules', 'dist', '.local', '.git', 'deploy']) assert.ok(ignore.includes(p), `.dockerignore ${p} (deploy holds secret files)`);
 });

@@ -19,3 +19,15 @@ test('the README documents every engine option, its variable and its default', (
     if (o.key !== 'workers') assert.ok(row.includes(o.def === '' ? '(empty)' : `\`${o.def}\``), `${o.flag} default ${o.def}`);
   }
 });
+
+test('the README\'s Operations section shows the probes, the reasons with future, every alert and the monitoring profile', async () => {
+  const { alertRules } = await import('./ops-helpers.js');
+  const ops = README.slice(README.indexOf('\n## Operations'), README.indexOf('\n## ', README.indexOf('\n## Operations') + 5));
+  assert.ok(ops.length > 100, 'there is an Operations section');
+  for (const route of ['/livez', '/readyz', '/health', '/metrics']) assert.ok(ops.includes(route), route);
+  for (const reason of ['invalid_json', 'invalid_record', 'out_of_range', 'late', 'future']) {
+    assert.ok(ops.split('\n').some((l) => l.startsWith(`| \`${reason}\` |`)), `reason ${reason}`);
+  }
+  for (const r of alertRules()) assert.ok(ops.includes(`\`${r.alert}\``), `alert ${r.alert}`);
+  assert.match(ops, /docker compose --profile monitoring up/);
+});

@@ -11,19 +11,20 @@ import { Engine } from './engine.js';
 import { describeError, SmartGridError } from './errors.js';
 import { KafkaSource } from './kafka-source.js';
 import type { Logger } from './log.js';
-import { EngineMetrics } from './metrics.js';
+import { EngineMetrics, registerEngineMetrics } from './metrics.js';
+import { KafkaReachability, Probes } from './health.js';
+import type { RecordSource } from './source.js';
 import { createPool, type AggregatePool } from './pool.js';
 import { PgSink, sqlState } from './sink.js';
 import { backoff, sleep } from './signal.js';
 import type { Server } from 'node:http';
 import { serverPort, startHttpServer } from './http.js';
 
-/** /health turns unhealthy when PostgreSQL writes have failed for longer than this. */
-export const HEALTH_SINK_FAILURE_MS = 60000;
-
 export interface App {
   engine: Engine;
-  /** The port /metrics and /health listen on, once running. */
+  /** Liveness and readiness (/livez, /readyz, /health). */
+  probes: Probes;
+  /** The port /metrics and the probes listen on, once running. */
   httpPort(): number | null;
   metrics: EngineMetrics;
   sink: PgSink;
@@ -37,6 +38,7 @@ export interface App {
 
 export function createApp(config: EngineConfig, log: Logger): App {
   const metrics = new EngineMetrics();
+  const reachability = new KafkaReachability(log.child('kafka'));
   const sink = new PgSink(config.postgres, log.child('sink'), { statementTimeoutMs: config.sinkStatementTimeoutMs });
   // Sorts by start time (fixed-width base 36 milliseconds): the single-instance check
   // lets the earlier of two engines that joined at once keep the group.
@@ -53,31 +55,60 @@ export function createApp(config: EngineConfig, log: Logger): App {
       maxWaitMs: config.maxWaitMs,
       partitionsConcurrency: config.partitionsConcurrency,
       sessionTimeoutMs: config.sessionTimeoutMs,
+      reachability,
     },
     log.child('kafka'),
   );
   source.subscribeTo([config.topics.sensor, config.topics.meter, config.topics.weather]);
+  let probes: Probes | null = null;
+  // The probes learn of assignments by watching the engine's source, so the engine needs no hook.
+  const watched: RecordSource = {
+    clientId: source.clientId,
+    groupMembers: () => source.groupMembers(),
+    connect: () => source.connect(),
+    ensureTopics: (t, c, p) => source.ensureTopics(t, c, p),
+    offsets: (t) => source.offsets(t),
+    committed: (t) => source.committed(t),
+    run: (h) =>
+      source.run({
+        ...h,
+        onAssignment: (a) => {
+          probes?.assigned(a.length);
+          h.onAssignment(a);
+        },
+      }),
+    seek: (t, p, o) => source.seek(t, p, o),
+    pause: () => source.pause(),
+    commit: (o) => source.commit(o),
+    stop: () => source.stop(),
+  };
   const dir = join(config.checkpointDir, groupDirName(config.groupId));
   const checkpoints = new CheckpointStore(dir, config.checkpointsKept, log.child('checkpoint'));
   const lock = new DirLock(dir, instanceId);
-  const engine = new Engine(config, { source, sink, pool, checkpoints, metrics, log, lock });
+  const engine = new Engine(config, { source: watched, sink, pool, checkpoints, metrics, log, lock });
+  probes = new Probes(engine, metrics, reachability, { kafkaUnreachableAfterMs: config.kafkaUnreachableAfterMs });
+  const ready = probes;
+  registerEngineMetrics(metrics, {
+    status: () => engine.status(),
+    kafkaUnreachableSeconds: (now) => reachability.unreachableForMs(now) / 1000,
+    ready: (now) => ready.readyz(now).status === 'ok',
+    healthy: (now) => ready.health(now).status === 'ok',
+  });
   let server: Server | null = null;
   let stopRequested: (() => void) | null = null;
   const stopped = new Promise<void>((r) => (stopRequested = r));
   return {
     engine,
+    probes,
     metrics,
     sink,
     pool,
     httpPort: () => (server === null ? null : serverPort(server)),
     async run() {
-      server = await startHttpServer(engine, metrics, config.metricsPort, {
-        sinkFailureMs: HEALTH_SINK_FAILURE_MS,
-        host: config.metricsHost,
-      }).catch((e: unknown) => {
+      server = await startHttpServer(ready, metrics, config.metricsPort, config.metricsHost).catch((e: unknown) => {
         throw new SmartGridError('CONFIG_INVALID', `cannot serve /metrics on ${config.metricsHost}:${config.metricsPort}`, { cause: e });
       });
-      log.info('serving /metrics and /health', { host: config.metricsHost, port: serverPort(server) });
+      log.info('serving /metrics, /livez, /readyz and /health', { host: config.metricsHost, port: serverPort(server) });
       if (!(await initSink(sink, log, config.startupTimeoutMs, stopped))) {
         log.info('stopped before the engine had started');
         return;

@@ -4,6 +4,7 @@
  * and validation in one place. Entry points pass `process.argv` and `process.env` in;
  * nothing below reads the environment.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 
@@ -23,6 +24,8 @@ export interface EngineConfig {
   maxWaitMs: number;
   partitionsConcurrency: number;
   sessionTimeoutMs: number;
+  /** /readyz fails when Kafka has not answered for longer than this. */
+  kafkaUnreachableAfterMs: number;
   checkpointDir: string;
   checkpointIntervalMs: number;
   checkpointsKept: number;
@@ -74,6 +77,7 @@ interface Flat {
   pgDatabase: string;
   pgUser: string;
   pgPassword: string;
+  pgPasswordFile: string;
   pgSchema: string;
   groupId: string;
   sensorWindow: number;
@@ -89,6 +93,7 @@ interface Flat {
   maxWait: number;
   partitionsConcurrency: number;
   sessionTimeout: number;
+  kafkaUnreachableAfter: number;
   checkpointDir: string;
   checkpointInterval: number;
   checkpointsKept: number;
@@ -192,7 +197,10 @@ const groupId: Parser<string> = (raw) => {
   const v = text(raw);
   if (v.length > MAX_GROUP_ID) fail(`is ${v.length} characters long; at most ${MAX_GROUP_ID} are allowed`);
   if (Buffer.byteLength(groupDirName(v)) > 255) fail('is too long once encoded as a folder name (255 bytes); use fewer non-ASCII characters');
-  if (/[\u0000-\u001f\u007f]/.test(v)) fail('must not contain control characters');
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) fail('must not contain control characters');
+  }
   return v;
 };
 const bool: Parser<boolean> = (raw) => {
@@ -236,6 +244,7 @@ export const OPTIONS = [
   opt('pgDatabase', '--postgres-db', 'POSTGRES_DB', 'postgres', text, 'PostgreSQL database'),
   opt('pgUser', '--postgres-user', 'POSTGRES_USER', 'postgres', text, 'PostgreSQL user'),
   opt('pgPassword', '--postgres-password', 'POSTGRES_PASSWORD', '', anyText, 'PostgreSQL password'),
+  opt('pgPasswordFile', '--postgres-password-file', 'POSTGRES_PASSWORD_FILE', '', anyText, 'file holding the PostgreSQL password (Docker/Kubernetes secrets; keeps it out of ps and the environment)'),
   opt('pgSchema', '--postgres-schema', 'POSTGRES_SCHEMA', '', schemaName, 'PostgreSQL schema for the tables (default: the search_path, normally public)'),
   opt('groupId', '--group-id', 'SMARTGRID_GROUP_ID', 'smartgrid-stream', groupId, 'Kafka consumer group id (also names the checkpoint subfolder)'),
   opt('sensorWindow', '--sensor-window', 'SMARTGRID_SENSOR_WINDOW', '5m', windowSize, 'sensor aggregate window size'),
@@ -251,6 +260,7 @@ export const OPTIONS = [
   opt('maxWait', '--max-wait', 'SMARTGRID_MAX_WAIT', '100ms', duration(0, 60000), 'how long the broker may wait to fill a fetch'),
   opt('partitionsConcurrency', '--partitions-concurrency', 'SMARTGRID_PARTITIONS_CONCURRENCY', '4', int(1, 256), 'partition batches processed at once'),
   opt('sessionTimeout', '--session-timeout', 'SMARTGRID_SESSION_TIMEOUT', '30s', duration(6000, 300000), 'Kafka group session timeout: how soon a crashed instance\'s partitions move'),
+  opt('kafkaUnreachableAfter', '--kafka-unreachable-after', 'SMARTGRID_KAFKA_UNREACHABLE_AFTER', '30s', duration(1000), '/readyz answers 503 when Kafka has not answered for longer than this'),
   opt('checkpointDir', '--checkpoint-dir', 'CHECKPOINT_DIR', './checkpoints', text, 'directory for state snapshots (one subfolder per group id)'),
   opt('checkpointInterval', '--checkpoint-interval', 'SMARTGRID_CHECKPOINT_INTERVAL', '10s', duration(100), 'how often state is snapshotted and offsets committed'),
   opt('checkpointsKept', '--checkpoints-kept', 'SMARTGRID_CHECKPOINTS_KEPT', '3', int(2, 100), 'snapshots kept on disk (older ones are fallbacks)'),
@@ -262,7 +272,7 @@ export const OPTIONS = [
   opt('maxPendingRows', '--max-pending-rows', 'SMARTGRID_MAX_PENDING_ROWS', '200000', int(1000, 100000000), 'rows waiting for PostgreSQL before fetching pauses'),
   opt('sinkRetryMax', '--sink-retry-max', 'SMARTGRID_SINK_RETRY_MAX', '30s', duration(100), 'longest wait between retries of a failed write'),
   opt('shutdownTimeout', '--shutdown-timeout', 'SMARTGRID_SHUTDOWN_TIMEOUT', '30s', duration(1000), 'graceful stop must finish within this'),
-  opt('metricsPort', '--metrics-port', 'METRICS_PORT', '9464', int(0, 65535), 'port for /metrics and /health (0 = any free port)'),
+  opt('metricsPort', '--metrics-port', 'METRICS_PORT', '9464', int(0, 65535), 'port for /metrics, /livez, /readyz and /health (0 = any free port)'),
   opt('metricsHost', '--metrics-host', 'METRICS_HOST', '127.0.0.1', text, 'address /metrics and /health listen on (0.0.0.0 for every interface, as in containers)'),
   opt('maxFutureSkew', '--max-future-skew', 'SMARTGRID_MAX_FUTURE_SKEW', '5m', duration(0), 'records stamped further ahead of the wall clock are dead letters (reason future); 0 = no limit'),
   opt('maxOpenStates', '--max-open-states', 'SMARTGRID_MAX_OPEN_STATES', '5000000', int(1000, 1000000000), 'open (window, group) states at which fetching pauses until windows are written; fails if none can be'),
@@ -332,7 +342,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     config: {
       kafkaBrokers: f.kafkaBroker,
       topics,
-      postgres: { host: f.pgHost, port: f.pgPort, database: f.pgDatabase, user: f.pgUser, password: f.pgPassword, schema: f.pgSchema },
+      postgres: { host: f.pgHost, port: f.pgPort, database: f.pgDatabase, user: f.pgUser, password: postgresPassword(f, raw.get('pgPasswordFile')?.source, raw.get('pgPassword')?.source ?? (env.POSTGRES_PASSWORD !== undefined ? 'POSTGRES_PASSWORD' : undefined)), schema: f.pgSchema },
       groupId: f.groupId,
       windowMs: { sensor: f.sensorWindow, meter: f.consumptionWindow, weather: f.weatherWindow },
       allowedLatenessMs: f.allowedLateness,
@@ -345,6 +355,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       maxWaitMs: f.maxWait,
       partitionsConcurrency: f.partitionsConcurrency,
       sessionTimeoutMs: f.sessionTimeout,
+      kafkaUnreachableAfterMs: f.kafkaUnreachableAfter,
       checkpointDir: f.checkpointDir,
       checkpointIntervalMs: f.checkpointInterval,
       checkpointsKept: f.checkpointsKept,
@@ -369,6 +380,21 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       logFormat: f.logFormat === 'auto' ? (process.stderr.isTTY ? 'text' : 'json') : f.logFormat,
     },
   };
+}
+
+/**
+ * The password, from POSTGRES_PASSWORD_FILE when given (as the postgres image reads it): the
+ * file's content without a trailing line break. Giving both is an error, as there.
+ */
+function postgresPassword(f: Flat, fileSource: string | undefined, passwordSource: string | undefined): string {
+  if (f.pgPasswordFile === '') return f.pgPassword;
+  const setting = fileSource ?? 'POSTGRES_PASSWORD_FILE';
+  if (f.pgPassword !== '') throw new ConfigError(setting, `give the password or a password file, not both (${passwordSource ?? 'POSTGRES_PASSWORD'} is set too)`);
+  try {
+    return readFileSync(f.pgPasswordFile, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new ConfigError(setting, `cannot read '${f.pgPasswordFile}': ${(e as Error).message}`);
+  }
 }
 
 export function helpText(): string {

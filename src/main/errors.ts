@@ -6,6 +6,8 @@ export const ErrorCodes = [
   'CONFIG_INVALID',
   'KAFKA_UNAVAILABLE',
   'KAFKA_ERROR',
+  // Kafka answers, but a topic the service writes to does not exist (and was not created)
+  'KAFKA_TOPIC_MISSING',
   'POSTGRES_UNAVAILABLE',
   'POSTGRES_ERROR',
   'SINK_WRITE_FAILED',

@@ -17,15 +17,35 @@ export interface KafkaSourceOptions {
   maxWaitMs: number;
   partitionsConcurrency: number;
   sessionTimeoutMs?: number;
+  /** Told about every answer from Kafka and every connection failure (readiness, outage logs). */
+  reachability?: KafkaReachabilityListener;
 }
 
-function kafkaLogger(log: Logger) {
+export interface KafkaReachabilityListener {
+  answered(): void;
+  failed(broker: string, error: string): void;
+}
+
+/** kafkajs log lines that only say a broker could not be reached (one per retry attempt). */
+const CONNECTION_FAILURE =
+  /^(Connection error|Connection timeout|Failed to connect|Closed connection)|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN|Request .* timed out/;
+
+export function kafkaLogger(log: Logger, reachability?: KafkaReachabilityListener, brokers: string[] = []) {
   return () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...rest } = entry;
       const fields = { ...rest } as Record<string, unknown>;
       delete fields.timestamp;
       delete fields.logger;
+      // Stack traces of the client's internals say nothing an operator can act on.
+      delete fields.stack;
+      if (reachability !== undefined && level <= logLevel.WARN && CONNECTION_FAILURE.test(message)) {
+        // One line per outage (KafkaReachability), not one per retry attempt.
+        const broker = typeof fields.broker === 'string' ? fields.broker : (/\b[\w.-]+:\d{2,5}\b/.exec(message)?.[0] ?? brokers.join(','));
+        reachability.failed(broker, message);
+        log.debug(`kafka: ${message}`, fields);
+        return;
+      }
       if (level === logLevel.ERROR) log.warn(`kafka: ${message}`, fields);
       else if (level === logLevel.WARN) log.info(`kafka: ${message}`, fields);
       else log.debug(`kafka: ${message}`, fields);
@@ -48,7 +68,7 @@ export class KafkaSource implements RecordSource {
       clientId: this.clientId,
       brokers: opts.brokers,
       logLevel: logLevel.WARN,
-      logCreator: kafkaLogger(log),
+      logCreator: kafkaLogger(log, opts.reachability, opts.brokers),
       // A broker that goes away is retried with capped exponential backoff for ~5 minutes
       // per operation before the error surfaces.
       retry: { initialRetryTime: 300, maxRetryTime: 10000, retries: 30 },
@@ -64,6 +84,12 @@ export class KafkaSource implements RecordSource {
       heartbeatInterval: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30000) / 5)),
       retry: { initialRetryTime: 300, maxRetryTime: 10000, retries: Number.MAX_SAFE_INTEGER },
     });
+    const r = opts.reachability;
+    if (r !== undefined) {
+      // Every response (fetches, heartbeats, metadata) proves Kafka reachable.
+      this.admin.on(this.admin.events.REQUEST, () => r.answered());
+      this.consumer.on(this.consumer.events.REQUEST, () => r.answered());
+    }
   }
 
   async connect(): Promise<void> {

@@ -6,7 +6,14 @@ import { ConfigError } from '../main/errors.js';
 import type { WeatherServiceOptions } from './service.js';
 
 /** Every environment variable the weather producer reads. */
-export const WEATHER_PRODUCER_ENV_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_WEATHER', 'WEATHER_UPDATE_INTERVAL', 'WEATHER_PRODUCER_PORT'] as const;
+export const WEATHER_PRODUCER_ENV_VARS = [
+  'KAFKA_BROKER',
+  'KAFKA_TOPIC_WEATHER',
+  'WEATHER_UPDATE_INTERVAL',
+  'WEATHER_PRODUCER_PORT',
+  'WEATHER_TOPIC_PARTITIONS',
+  'WEATHER_CREATE_TOPIC',
+] as const;
 export type WeatherProducerEnv = Partial<Record<(typeof WEATHER_PRODUCER_ENV_VARS)[number], string>>;
 
 export const WEATHER_PRODUCER_DEFAULTS = {
@@ -14,6 +21,8 @@ export const WEATHER_PRODUCER_DEFAULTS = {
   KAFKA_TOPIC_WEATHER: 'smartgrid-weather-data',
   WEATHER_UPDATE_INTERVAL: '60',
   WEATHER_PRODUCER_PORT: '5006',
+  WEATHER_TOPIC_PARTITIONS: '3',
+  WEATHER_CREATE_TOPIC: 'true',
 } as const;
 
 /** The service options for `env`; throws a ConfigError naming the first wrong setting. */
@@ -36,5 +45,13 @@ export function weatherProducerConfig(env: WeatherProducerEnv): Omit<WeatherServ
   const portText = get('WEATHER_PRODUCER_PORT');
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError('WEATHER_PRODUCER_PORT', `"${portText}" must be a TCP port (0–65535)`);
-  return { brokers, topic, port, intervalMs: Math.round(interval * 1000) };
+  const partitionsText = get('WEATHER_TOPIC_PARTITIONS');
+  const topicPartitions = Number(partitionsText);
+  if (!/^\d+$/.test(partitionsText) || topicPartitions < 1 || topicPartitions > 10_000) {
+    throw new ConfigError('WEATHER_TOPIC_PARTITIONS', `"${partitionsText}" must be a whole number of partitions from 1 to 10000`);
+  }
+  const createText = get('WEATHER_CREATE_TOPIC').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(createText)) throw new ConfigError('WEATHER_CREATE_TOPIC', `"${createText}" must be true or false`);
+  const createTopic = ['true', '1', 'yes'].includes(createText);
+  return { brokers, topic, port, intervalMs: Math.round(interval * 1000), topicPartitions, createTopic };
 }

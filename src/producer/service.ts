@@ -3,8 +3,13 @@
  * background loop, both producing simulated weather to Kafka with the key `weather`.
  *
  *   POST /api/v1/weather/generate  → 201 {status, message, topic, partition, offset}
- *                                    503 when Kafka cannot take the message
- *   GET  /health                   → 200 {status, service, topic, kafka: {reachable, …}, …}
+ *                                    503 {error: kafka_unavailable | topic_missing, …}
+ *   GET  /health                   → 200 {status, service, topic, kafka: {reachable, topicExists, …}, …}
+ *
+ * The topic is created when missing (`topicPartitions`), at start and whenever a send
+ * finds it gone, so the service works on a fresh cluster whoever starts first. "Topic
+ * missing" (Kafka answers, the topic is not there and could not or may not be created) and
+ * "Kafka unreachable" are told apart in answers and logs.
  *
  * Kafka being down never stops the service: requests answer 503, the loop logs and goes
  * on, and the producer reconnects on the next attempt once the broker is back.
@@ -36,6 +41,10 @@ export interface WeatherServiceOptions {
   clock?: () => number;
   /** How long one produce may take, retries included, before the API answers 503 (default 5 s). */
   produceTimeoutMs?: number;
+  /** Create the topic when it is missing (default true). */
+  createTopic?: boolean;
+  /** Partitions of a topic the service creates (default 3, as the engine's --topic-partitions). */
+  topicPartitions?: number;
 }
 
 export interface Produced {
@@ -48,7 +57,7 @@ export interface Produced {
 export interface WeatherService {
   /** The port the HTTP server listens on. */
   readonly port: number;
-  /** Produces one message now. Rejects with a KAFKA_UNAVAILABLE error when Kafka is down. */
+  /** Produces one message now. Rejects with KAFKA_UNAVAILABLE when Kafka is down, KAFKA_TOPIC_MISSING when the topic is missing. */
   produceNow(): Promise<Produced>;
   readonly stats: { produced: number; failed: number; lastProducedAt: string | null; lastError: string | null };
   /** Stops the loop and the server, waits for what is in flight, disconnects. */
@@ -88,6 +97,16 @@ function probe(brokers: string[], timeoutMs: number): Promise<boolean> {
   });
 }
 
+/** Whether a send failed because the broker does not know the topic. */
+function isUnknownTopic(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur !== null && cur !== undefined && depth < 6; depth++) {
+    const x = cur as { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown };
+    if (x.type === 'UNKNOWN_TOPIC_OR_PARTITION' || (typeof x.message === 'string' && x.message.includes('does not host this topic-partition'))) return true;
+    cur = x.cause ?? x.originalError;
+  }
+  return false;
+}
+
 export async function startWeatherService(opts: WeatherServiceOptions): Promise<WeatherService> {
   if (opts.brokers.length === 0) throw new RangeError('options.brokers must name at least one broker');
   if (!(opts.intervalMs >= 0)) throw new RangeError('options.intervalMs must be ≥ 0');
@@ -105,6 +124,46 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
     retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
   });
   const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const admin = kafka.admin();
+  const createTopic = opts.createTopic ?? true;
+  const topicPartitions = opts.topicPartitions ?? 3;
+  if (!(Number.isInteger(topicPartitions) && topicPartitions >= 1)) throw new RangeError('options.topicPartitions must be a positive integer');
+  /** Whether the topic exists, as last seen; null when not known (not checked yet, or a send found it gone). */
+  let topicExists: boolean | null = null;
+  let adminConnected: Promise<void> | undefined;
+  let checking: Promise<void> | undefined;
+  const topicMissing = (why: string, cause?: unknown): SmartGridError =>
+    new SmartGridError('KAFKA_TOPIC_MISSING', `Kafka at ${opts.brokers.join(',')} answers, but topic ${opts.topic} does not exist: ${why}`, {
+      cause,
+      canRetry: true,
+    });
+  /** Makes sure the topic exists, creating it when allowed. Rejects with KAFKA_TOPIC_MISSING or a connection error. */
+  const ensureTopic = (): Promise<void> => {
+    checking ??= (async () => {
+      adminConnected ??= admin.connect().catch((e: unknown) => {
+        adminConnected = undefined;
+        throw e;
+      });
+      await adminConnected;
+      if ((await admin.listTopics()).includes(opts.topic)) {
+        topicExists = true;
+        return;
+      }
+      topicExists = false;
+      if (!createTopic) throw topicMissing('creating it is turned off (WEATHER_CREATE_TOPIC=false)');
+      try {
+        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: opts.topic, numPartitions: topicPartitions }] });
+        log.info('created the weather topic', { topic: opts.topic, partitions: topicPartitions });
+      } catch (e) {
+        // Someone else (the engine, another producer) created it meanwhile: fine.
+        if ((e as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw topicMissing(`creating it failed: ${describeError(e)}`, e);
+      }
+      topicExists = true;
+    })().finally(() => {
+      checking = undefined;
+    });
+    return checking;
+  };
   let connected = false;
   let connecting: Promise<void> | undefined;
   producer.on(producer.events.CONNECT, () => {
@@ -135,6 +194,7 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
           timer = setTimeout(() => reject(new Error(`no answer from Kafka within ${produceTimeoutMs} ms`)), produceTimeoutMs);
         });
         await Promise.race([ensureConnected(), timeout]);
+        if (topicExists !== true) await Promise.race([ensureTopic(), timeout]);
         const [meta] = await Promise.race([
           producer.send({ topic: opts.topic, acks: -1, messages: [{ key: WEATHER_KEY, value: JSON.stringify(message) }] }),
           timeout,
@@ -146,6 +206,12 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
       } catch (e) {
         stats.failed++;
         stats.lastError = describeError(e);
+        if (e instanceof SmartGridError && e.code === 'KAFKA_TOPIC_MISSING') throw e;
+        if (isUnknownTopic(e)) {
+          // Deleted since it was seen: check (and create) again at the next attempt.
+          topicExists = null;
+          throw topicMissing('the broker does not know it (deleted?); it is checked again at the next attempt', e);
+        }
         throw new SmartGridError('KAFKA_UNAVAILABLE', `cannot produce to ${opts.topic}: ${describeError(e)}`, { cause: e, canRetry: true });
       } finally {
         clearTimeout(timer);
@@ -180,10 +246,10 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
     if (route === '/health') {
       void reachable().then((ok) =>
         sendJson(res, 200, {
-          status: ok ? 'healthy' : 'degraded',
+          status: ok && topicExists !== false ? 'healthy' : 'degraded',
           service: SERVICE_NAME,
           topic: opts.topic,
-          kafka: { reachable: ok, brokers: opts.brokers, lastError: stats.lastError },
+          kafka: { reachable: ok, brokers: opts.brokers, topicExists, lastError: stats.lastError },
           intervalSeconds: opts.intervalMs / 1000,
           messagesProduced: stats.produced,
           lastProducedAt: stats.lastProducedAt,
@@ -194,10 +260,16 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
     produceNow().then(
       (p) => sendJson(res, 201, { status: 'success', message: p.message, topic: p.topic, partition: p.partition, offset: p.offset }),
       (e: unknown) => {
-        log.warn('weather message not produced', { error: describeError(e) });
+        const missing = e instanceof SmartGridError && e.code === 'KAFKA_TOPIC_MISSING';
+        log.warn(missing ? 'weather message not produced: the topic is missing' : 'weather message not produced: Kafka is not reachable', {
+          topic: opts.topic,
+          error: describeError(e),
+        });
         sendJson(res, 503, {
-          error: 'kafka_unavailable',
-          message: `Kafka is not reachable at ${opts.brokers.join(',')}; the message was not produced. Try again later.`,
+          error: missing ? 'topic_missing' : 'kafka_unavailable',
+          message: missing
+            ? `Kafka is reachable, but topic ${opts.topic} does not exist and was not created; the message was not produced.`
+            : `Kafka is not reachable at ${opts.brokers.join(',')}; the message was not produced. Try again later.`,
           detail: describeError(e),
         });
       },
@@ -227,12 +299,26 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
   const tick = (): void => {
     produceNow().then(
       (p) => log.info('weather message produced', { topic: p.topic, partition: p.partition, offset: p.offset, condition: p.message.weather_condition }),
-      (e: unknown) => log.warn('weather message not produced; will try again at the next interval', { error: describeError(e) }),
+      (e: unknown) =>
+        log.warn(
+          e instanceof SmartGridError && e.code === 'KAFKA_TOPIC_MISSING'
+            ? 'weather message not produced: the topic is missing; will try again at the next interval'
+            : 'weather message not produced: Kafka is not reachable; will try again at the next interval',
+          { topic: opts.topic, error: describeError(e) },
+        ),
     );
     schedule();
   };
-  // Connect in the background; failure here only means the first sends will retry it.
-  ensureConnected().catch((e: unknown) => log.warn('Kafka not reachable yet', { error: describeError(e) }));
+  // Connect and create the topic in the background; a failure here only means the first
+  // sends try again.
+  ensureConnected()
+    .then(() => ensureTopic())
+    .catch((e: unknown) =>
+      log.warn(e instanceof SmartGridError && e.code === 'KAFKA_TOPIC_MISSING' ? 'the weather topic is missing' : 'Kafka not reachable yet', {
+        topic: opts.topic,
+        error: describeError(e),
+      }),
+    );
   schedule();
 
   return {
@@ -248,6 +334,8 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
       await Promise.allSettled([...inflight]);
       await closed;
       await producer.disconnect().catch(() => {});
+      await checking?.catch(() => {});
+      await admin.disconnect().catch(() => {});
       log.info('weather producer stopped', { produced: stats.produced });
     },
   };

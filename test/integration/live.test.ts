@@ -72,8 +72,11 @@ test('live mode: windows are written as the watermark passes them; stop, rebalan
   });
   await until('topics created', async () => (await admin.listTopics()).includes(topics.sensor));
   await until('metrics server', async () => run.app.httpPort() ?? undefined);
-  const health = await fetch(`http://127.0.0.1:${run.app.httpPort()}/health`);
-  assert.equal(health.status, 200);
+  // Healthy (live and ready) once the group has assigned partitions.
+  const health = await until('healthy', async () => {
+    const r = await fetch(`http://127.0.0.1:${run.app.httpPort()}/health`);
+    return r.status === 200 ? r : undefined;
+  });
   assert.equal(((await health.json()) as { status: string }).status, "ok");
 
   // 06:00–06:20 on both partitions: windows up to 06:15 end before the watermark (06:20 − 1 min).

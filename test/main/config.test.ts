@@ -104,3 +104,27 @@ test('the CLI exits 2 with one line for a group id that would fail later', () =>
   assert.match(r.stderr, /^error: invalid configuration: --group-id: is 300 characters long/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+test('POSTGRES_PASSWORD_FILE: the password from a file, without its line break; not together with POSTGRES_PASSWORD', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'pwfile-'));
+  try {
+    const file = join(dir, 'pw');
+    writeFileSync(file, 's3cret with spaces\n');
+    assert.equal(loadConfig([], { POSTGRES_PASSWORD_FILE: file }).config.postgres.password, 's3cret with spaces');
+    assert.equal(loadConfig(['--postgres-password-file', file], {}).config.postgres.password, 's3cret with spaces');
+    assert.equal(loadConfig([], { POSTGRES_PASSWORD: 'plain' }).config.postgres.password, 'plain');
+    assert.throws(() => loadConfig([], { POSTGRES_PASSWORD_FILE: file, POSTGRES_PASSWORD: 'x' }), /^ConfigError: POSTGRES_PASSWORD_FILE: give the password or a password file, not both/);
+    assert.throws(() => loadConfig(['--postgres-password-file', join(dir, 'missing')], {}), /^ConfigError: --postgres-password-file: cannot read '.*missing': ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--kafka-unreachable-after: default 30 s, at least 1 s', () => {
+  assert.equal(loadConfig([], {}).config.kafkaUnreachableAfterMs, 30000);
+  assert.equal(loadConfig([], { SMARTGRID_KAFKA_UNREACHABLE_AFTER: '2m' }).config.kafkaUnreachableAfterMs, 120000);
+  assert.throws(() => loadConfig(['--kafka-unreachable-after', '10ms'], {}), /^ConfigError: --kafka-unreachable-after: '10ms' must be between 1000 ms/);
+});

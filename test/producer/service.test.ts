@@ -160,7 +160,16 @@ test('wrong methods get 405 with Allow, unknown routes 404, both as JSON', async
 });
 
 test('configuration from the environment: defaults, and one clear error per wrong setting', () => {
-  assert.deepEqual(weatherProducerConfig({}), { brokers: ['127.0.0.1:9092'], topic: 'smartgrid-weather-data', port: 5006, intervalMs: 60_000 });
+  assert.deepEqual(weatherProducerConfig({}), {
+    brokers: ['127.0.0.1:9092'],
+    topic: 'smartgrid-weather-data',
+    port: 5006,
+    intervalMs: 60_000,
+    topicPartitions: 3,
+    createTopic: true,
+  });
+  assert.equal(weatherProducerConfig({ WEATHER_TOPIC_PARTITIONS: '6' }).topicPartitions, 6);
+  assert.equal(weatherProducerConfig({ WEATHER_CREATE_TOPIC: 'false' }).createTopic, false);
   assert.equal(weatherProducerConfig({ WEATHER_UPDATE_INTERVAL: '0.5' }).intervalMs, 500);
   for (const [k, v] of [
     ['WEATHER_UPDATE_INTERVAL', 'soon'],
@@ -168,6 +177,8 @@ test('configuration from the environment: defaults, and one clear error per wron
     ['KAFKA_BROKER', 'kafka'],
     ['WEATHER_PRODUCER_PORT', '70000'],
     ['KAFKA_TOPIC_WEATHER', 'a topic'],
+    ['WEATHER_TOPIC_PARTITIONS', '0'],
+    ['WEATHER_CREATE_TOPIC', 'maybe'],
   ] as const) {
     assert.throws(() => weatherProducerConfig({ [k]: v }), (e: unknown) => e instanceof ConfigError && e.setting === k && e.message.startsWith(k));
   }
