@@ -15,7 +15,8 @@ import { Kind, type AggregateResult, type AggregateTask } from '../src/workers/p
 import { STATS_WIDTH, statsAdd, statsInit, statsMerge } from '../src/workers/stats.js';
 import { route } from '../src/main/router.js';
 import { createPool } from '../src/main/pool.js';
-import { deadLetterRows, sensorRows, type DeadLetter } from '../src/main/sink.js';
+import { deadLetterRows, sensorRows } from '../src/main/copy-rows.js';
+import type { DeadLetter } from '../src/main/sink.js';
 import { WindowStore, type WindowState } from '../src/main/window-store.js';
 import type { SourceMessage } from '../src/main/source.js';
 import { fmtInt, machineInfo, machineLine, table, writeResult } from './lib/common.js';

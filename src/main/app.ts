@@ -15,7 +15,7 @@ import { EngineMetrics, registerEngineMetrics } from './metrics.js';
 import { KafkaReachability, Probes } from './health.js';
 import type { RecordSource } from './source.js';
 import { createPool, type AggregatePool } from './pool.js';
-import { PgSink, sqlState } from './sink.js';
+import { PgSink, sqlState } from './pg-sink.js';
 import { backoff, sleep } from './signal.js';
 import type { Server } from 'node:http';
 import { serverPort, startHttpServer } from './http.js';

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { KIND_NAMES, REASONS } from '../workers/protocol.js';
+import { KIND_NAMES, R_LATE, REASONS, type AggregateResult } from '../workers/protocol.js';
+import type { SinkCounts } from './sink.js';
 
 /** What happened to an input record, as counted in smartgrid_records_in_total. */
 export const OUTCOMES = ['aggregated', 'late', 'bad'] as const;
@@ -108,6 +109,34 @@ export class EngineMetrics {
     this.finalToCommit = new Latency(
       histogram('smartgrid_final_to_commit_seconds', 'From a window becoming final to its row being committed in PostgreSQL.', BUCKETS.finalToCommit),
     );
+  }
+
+  /** Accounts one worker result: records in by outcome, batch and worker time. */
+  recordResult(kind: number, r: AggregateResult): void {
+    let late = 0;
+    for (let i = 0; i < r.reasons.length; i++) if (r.reasons[i] === R_LATE) late++;
+    const c = this.recordsIn[kind];
+    c.late += late;
+    c.bad += r.reasons.length - late;
+    c.aggregated += r.n - r.reasons.length;
+    this.workerThreadIds.add(r.threadId);
+    this.decodeNs += r.decodeNs;
+    this.aggregateNs += r.aggregateNs;
+  }
+
+  recordDeadLetter(reason: string): void {
+    this.deadLettersByReason.set(reason, (this.deadLettersByReason.get(reason) ?? 0) + 1);
+  }
+
+  /** Accounts one successful sink write. */
+  recordFlush(counts: SinkCounts, ms: number): void {
+    this.flushLatency.recordMs(ms);
+    this.rowsWritten[0] += counts.sensor;
+    this.rowsWritten[1] += counts.meter;
+    this.rowsWritten[2] += counts.weather;
+    this.deadLettersWritten += counts.deadLetters;
+    this.rejectedRows += counts.rejected;
+    this.flushes++;
   }
 
   totalIn(): number {

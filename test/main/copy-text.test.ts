@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyBytea, copyNumber, copyText, copyTimestamp } from '../../src/main/copy-text.js';
-import { modeCondition } from '../../src/main/sink.js';
+import { modeCondition } from '../../src/main/copy-rows.js';
 
 test('COPY text escaping', () => {
   assert.equal(copyText('plain'), 'plain');

@@ -1,0 +1,70 @@
+/**
+ * The engine's options, dependencies and status, apart from the engine so that the parts
+ * and tests can name them without the class.
+ */
+import type { CheckpointStore } from './checkpoint.js';
+import type { DirLock } from './dir-lock.js';
+import type { Logger } from './log.js';
+import type { EngineMetrics } from './metrics.js';
+import type { AggregatePool } from './pool.js';
+import type { Sink } from './sink.js';
+import type { RecordSource } from './source.js';
+
+export interface EngineOptions {
+  groupId: string;
+  topics: { sensor: string; meter: string; weather: string };
+  windowMs: { sensor: number; meter: number; weather: number };
+  allowedLatenessMs: number;
+  idleTimeoutMs: number;
+  taskRecords: number;
+  maxInflightBatches: number;
+  checkpointIntervalMs: number;
+  ignoreMissingCheckpoint: boolean;
+  availableNow: boolean;
+  startingOffsets: 'earliest' | 'latest';
+  createTopics: boolean;
+  topicPartitions: number;
+  maxPendingRows: number;
+  sinkRetryMaxMs: number;
+  shutdownTimeoutMs: number;
+  progressIntervalMs: number;
+  /** Records stamped later than the wall clock plus this are `future` (0 = no limit). */
+  maxFutureSkewMs: number;
+  /** Open (window, group) states at which fetching pauses (see checkStateLimit). */
+  maxOpenStates: number;
+  /** A write running longer than this counts as failing in metrics and /health. */
+  sinkStallTimeoutMs: number;
+  /** Failed checkpoints in a row that are survived (the next one is tried as usual). */
+  checkpointFailuresTolerated: number;
+}
+
+export interface EngineDeps {
+  source: RecordSource;
+  sink: Sink;
+  pool: Pick<AggregatePool, 'run' | 'threads' | 'utilization'>;
+  checkpoints: Pick<CheckpointStore, 'dir' | 'save' | 'loadLatest' | 'removeLeftovers'>;
+  metrics: EngineMetrics;
+  log: Logger;
+  now?: () => number;
+  /**
+   * The checkpoint directory's lock: taken before anything else, so that one instance at
+   * a time owns the state (see dir-lock.ts). Tests that run engines in-process may omit it.
+   */
+  lock?: DirLock;
+}
+
+export interface EngineStatus {
+  topics: string[];
+  watermarks: number[];
+  partitions: { topic: string; partition: number; lag: number }[];
+  openWindows: number[];
+  openStates: number[];
+  pendingRows: number;
+  started: boolean;
+  assigned: number;
+  lastAssignmentChange: number;
+  fatal: string | null;
+  workerThreads: number;
+  workerUtilization: number;
+  recentRate: number;
+}
