@@ -1,5 +1,5 @@
-// Lint rules that tsc cannot express: the layering of src/ (workers and arrow never
-// import the coordinator) and a few correctness rules.
+// Lint rules that tsc cannot express: the layering of src/ (workers, arrow and the kafka
+// wire client never import the coordinator) and a few correctness rules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
@@ -16,9 +16,9 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workers/**/*.ts', 'src/arrow/**/*.ts'],
+    files: ['src/workers/**/*.ts', 'src/arrow/**/*.ts', 'src/kafka/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main/**', '../main/*', '../../main/*'], message: 'src/workers and src/arrow must not import src/main.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main/**', '../main/*', '../../main/*'], message: 'src/workers, src/arrow and src/kafka must not import src/main.' }] }],
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read environment variables only in entry points.' }],
     },
   },

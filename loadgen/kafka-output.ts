@@ -9,7 +9,8 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { SmartGridError } from '../src/main/errors.js';
 import { SOURCES, type LoadEvent, type Source, type Topics } from './generate.js';
-import { BrokerConnection, RecordBatchBuilder, type ProduceResult } from './kafka-wire.js';
+import { RecordBatchBuilder } from '../src/kafka/record-batch.js';
+import { BrokerConnection, type ProduceResult } from './kafka-wire.js';
 
 export interface KafkaOutputOptions {
   /** `host:port` of one or more brokers. */

@@ -1,0 +1,12 @@
+/**
+ * The Kafka wire read path. Main thread: KafkaWireClient (metadata, ListOffsets, offset
+ * commit/fetch without membership) and its Fetcher (raw record batches per partition).
+ * Worker threads: decodeRecordBatches (CRC, decompression, transactions) — it imports
+ * nothing that needs the main thread.
+ */
+export { KafkaWireClient, Fetcher, type KafkaWireClientOptions, type FetcherOptions, type FetchedPartition, type TopicPartition, type PartitionOffset } from './client.js';
+export { decodeRecordBatches, type DecodedRecords, type DecodeOptions, type AbortedTransaction } from './decode.js';
+export { KafkaWireError, OffsetOutOfRangeError, KafkaCode, type KafkaWireErrorCode } from './errors.js';
+export { RecordBatchBuilder, scanBatches, BATCH, ATTR } from './record-batch.js';
+export { crc32c } from './crc32c.js';
+export { API_VERSIONS } from './protocol.js';
