@@ -15,7 +15,7 @@
 // (KAFKA_BROKER, POSTGRES_* as the engine reads them). Exits 1 if any run failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,15 @@ if (!(Number.isInteger(runs) && runs > 0) || !(Number.isInteger(events) && event
 }
 mkdirSync(a.out, { recursive: true });
 
+// The runs use a copy of dist/ (with sql/ and package.json beside it, where the code looks
+// for them; node_modules is found further up), so rebuilding while they go on changes
+// nothing under test.
+const snap = join(root, '.local', `available-now-runs-${process.pid}`);
+rmSync(snap, { recursive: true, force: true });
+mkdirSync(snap, { recursive: true });
+for (const f of ['dist', 'sql', 'package.json']) cpSync(join(root, f), join(snap, f), { recursive: true });
+process.on('exit', () => rmSync(snap, { recursive: true, force: true }));
+
 const brokers = (process.env.KAFKA_BROKER ?? '127.0.0.1:9092').split(',');
 const pgConfig = {
   host: process.env.POSTGRES_HOST ?? '127.0.0.1',
@@ -54,13 +63,23 @@ await admin.connect();
 const db = new pg.Client(pgConfig);
 await db.connect();
 
+// Ctrl-C / SIGTERM: stop the running engine, clean up this run, and stop.
+let stopping = false;
+let current;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    stopping = true;
+    current?.kill('SIGTERM');
+  });
+}
+
 /** Runs the engine; resolves with how it ended and what it wrote to stderr. */
 function engine(args) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--report-on-fatalerror', `--report-directory=${a.out}`, 'dist/src/main/cli.js', ...args], {
-      cwd: root,
+    const child = (current = spawn(process.execPath, ['--report-on-fatalerror', `--report-directory=${a.out}`, 'dist/src/main/cli.js', ...args], {
+      cwd: snap,
       stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    }));
     const err = [];
     child.stderr.on('data', (d) => err.push(d));
     let timedOut = false;
@@ -89,7 +108,7 @@ for (let i = 1; i <= runs; i++) {
       process.execPath,
       ['dist/loadgen/cli.js', '--events', String(events), '--seed', String(i), '--quiet', '--out-of-order', '0.05', '--late', '0.01', '--bad', '0.01',
         '--topic-sensor', topics.sensor, '--topic-meter', topics.meter, '--topic-weather', topics.weather, '--brokers', brokers.join(',')],
-      { cwd: root, encoding: 'utf8', timeout: timeoutMs },
+      { cwd: snap, encoding: 'utf8', timeout: timeoutMs },
     );
     if (lg.status !== 0) {
       outcome = `loadgen failed (${lg.status ?? lg.signal})`;
@@ -117,10 +136,11 @@ for (let i = 1; i <= runs; i++) {
   }
   if (outcome !== 'exit 0') failed++;
   counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+  if (stopping) break;
 }
 await admin.disconnect();
 await db.end();
-const summary = { runs, eventsPerRun: events, minutes: +((Date.now() - started) / 60_000).toFixed(1), outcomes: Object.fromEntries(counts) };
+const summary = { runs: [...counts.values()].reduce((x, y) => x + y, 0), eventsPerRun: events, minutes: +((Date.now() - started) / 60_000).toFixed(1), outcomes: Object.fromEntries(counts) };
 console.log(JSON.stringify(summary));
 if (failed > 0) console.log(`stderr of the ${failed} failed run(s) in ${a.out}`);
 process.exit(failed > 0 ? 1 : 0);
