@@ -11,7 +11,8 @@
  * records of each partition; a batch that is resent carries the same sequence number, and
  * the broker writes it at most once. A partition with a failed batch resends, after a
  * capped exponential backoff (and new metadata when the leader may have changed), every
- * batch not yet acknowledged, in order: the broker refuses a batch whose predecessor is
+ * batch not yet acknowledged, in order, at most five on the wire (the broker recognises a
+ * resent batch among the last five it wrote): the broker refuses a batch whose predecessor is
  * missing (OUT_OF_ORDER_SEQUENCE_NUMBER), so later batches in flight fail too and go
  * again behind it. Within a partition, records land in the order they were added, each
  * once: the bytes in the topic are those of a run without faults. A batch not acknowledged
@@ -49,8 +50,18 @@ interface Batch {
   records: Buffer;
   count: number;
   firstSentAt: number;
+  /** The slot's round in which it was last sent (-1: not yet). */
+  sentRound: number;
   done: () => void;
 }
+
+/**
+ * Batches of one partition on the wire at once. The broker remembers the last five batches
+ * of each producer and partition: a resent batch among them is recognised as a duplicate,
+ * an older one would be refused as out of order (hence Kafka's limit of five in flight
+ * per connection for idempotent producers).
+ */
+const MAX_IN_FLIGHT_PER_PARTITION = 5;
 
 interface Slot {
   topic: string;
@@ -59,7 +70,7 @@ interface Slot {
   conn: BrokerConnection;
   /** Sequence number of the next batch's first record. */
   nextSeq: number;
-  /** Batches sent and not acknowledged, oldest first. */
+  /** Batches sealed and not acknowledged (sent or waiting to be), oldest first. */
   unacked: Batch[];
   /** Bumped on every resend round: answers to an older round are ignored (the newer round covers them). */
   round: number;
@@ -183,16 +194,33 @@ export class KafkaOutput {
     const records = slot.builder.seal(Date.now(), { ...this.producer, baseSequence });
     let done!: () => void;
     const p = new Promise<void>((r) => (done = r));
-    const batch: Batch = { records, count, firstSentAt: Date.now(), done };
+    const batch: Batch = { records, count, firstSentAt: Date.now(), sentRound: -1, done };
     slot.unacked.push(batch);
     this.inflight.add(p);
     void p.then(() => this.inflight.delete(p));
-    // While the partition waits to retry, a new batch goes out with the resend, behind the older ones.
-    if (!slot.retrying) this.transmit(slot, batch);
+    this.pump(slot);
+  }
+
+  /**
+   * Sends the partition's oldest unsent batches (of this round), at most
+   * MAX_IN_FLIGHT_PER_PARTITION on the wire. While the partition waits to retry, nothing
+   * goes: new batches follow the resent ones.
+   */
+  private pump(slot: Slot): void {
+    if (slot.retrying) return;
+    let onWire = 0;
+    for (const b of slot.unacked) {
+      if (b.sentRound === slot.round) onWire++;
+      else if (onWire < MAX_IN_FLIGHT_PER_PARTITION) {
+        this.transmit(slot, b);
+        onWire++;
+      } else break;
+    }
   }
 
   private transmit(slot: Slot, batch: Batch): void {
     const round = slot.round;
+    batch.sentRound = round;
     this.stats.requests++;
     slot.conn.produce([{ topic: slot.topic, partition: slot.partition, records: batch.records, count: batch.count }], this.opts.acks).then(
       (res: ProduceResult[]) => this.acknowledged(slot, batch, res[0].baseOffset),
@@ -218,6 +246,7 @@ export class KafkaOutput {
       if (last > (this.lastOffsets.get(key) ?? -1n)) this.lastOffsets.set(key, last);
     }
     batch.done();
+    this.pump(slot);
   }
 
   private failed(slot: Slot, batch: Batch, round: number, e: unknown): void {
@@ -262,7 +291,7 @@ export class KafkaOutput {
     }
     slot.round++;
     slot.retrying = false;
-    for (const b of slot.unacked) this.transmit(slot, b);
+    this.pump(slot);
   }
 
   /** Waits until fewer requests are in flight; rejects if a produce failed. */

@@ -14,14 +14,18 @@ import { KafkaWireError, type BrokerConnection } from '../../loadgen/kafka-wire.
 import type { LoadEvent, Topics } from '../../loadgen/generate.js';
 import { SmartGridError } from '../../src/main/errors.js';
 
-const PARTITIONS = 2;
 
 function topicsFor(prefix: string): Topics {
   return { sensor: uniqueName(`${prefix}_s`), meter: uniqueName(`${prefix}_m`), weather: uniqueName(`${prefix}_w`) };
 }
 
 /** Opens an output on fresh topics (it creates them) and deletes them after the test. */
-async function open(t: { after: (fn: () => Promise<void>) => void }, prefix: string, extra: Partial<KafkaOutputOptions> = {}): Promise<{ out: KafkaOutput; topics: Topics }> {
+async function open(
+  t: { after: (fn: () => Promise<void>) => void },
+  prefix: string,
+  extra: Partial<KafkaOutputOptions> = {},
+  partitions = 2,
+): Promise<{ out: KafkaOutput; topics: Topics; partitions: number }> {
   const topics = topicsFor(prefix);
   t.after(async () => {
     const admin = kafka('kafka-output-test').admin();
@@ -33,27 +37,28 @@ async function open(t: { after: (fn: () => Promise<void>) => void }, prefix: str
   const out = await KafkaOutput.open({
     brokers: [KAFKA_BROKER],
     topics,
-    partitions: { sensor: PARTITIONS, meter: 1, weather: 1 },
+    partitions: { sensor: partitions, meter: 1, weather: 1 },
     batchBytes: 1024,
     ...extra,
   });
   t.after(() => out.close());
-  return { out, topics };
+  return { out, topics, partitions };
 }
 
 const valueOf = (i: number): string => `{"record":${i},"pad":"${'x'.repeat(80)}"}`;
 
-/** Adds n sensor records, alternating partitions, honouring back-pressure, then flushes. */
-async function produce(out: KafkaOutput, topics: Topics, n: number): Promise<void> {
+/** Adds n sensor records, round-robin over the partitions, honouring back-pressure, then flushes. */
+async function produce({ out, topics, partitions }: { out: KafkaOutput; topics: Topics; partitions: number }, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const ev = { index: i, source: 'sensor', topic: topics.sensor, partition: i % PARTITIONS, key: `k${i}`, value: valueOf(i), kind: 'normal' } as unknown as LoadEvent;
+    const ev = { index: i, source: 'sensor', topic: topics.sensor, partition: i % partitions, key: `k${i}`, value: valueOf(i), kind: 'normal' } as unknown as LoadEvent;
     if (!out.add(ev)) await out.ready();
   }
   await out.flush();
 }
 
 /** Asserts the sensor topic holds exactly records 0..n-1, each once, in order per partition. */
-async function assertExactly(topic: string, n: number): Promise<void> {
+async function assertExactly({ topics, partitions }: { topics: Topics; partitions: number }, n: number): Promise<void> {
+  const topic = topics.sensor;
   const admin = kafka('kafka-output-test').admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(topic);
@@ -85,9 +90,9 @@ async function assertExactly(topic: string, n: number): Promise<void> {
   } finally {
     await consumer.disconnect();
   }
-  for (let p = 0; p < PARTITIONS; p++) {
+  for (let p = 0; p < partitions; p++) {
     const want = Array.from({ length: n }, (_, i) => i)
-      .filter((i) => i % PARTITIONS === p)
+      .filter((i) => i % partitions === p)
       .map(valueOf);
     assert.deepEqual(got.get(p), want, `partition ${p}: every record once, in order`);
   }
@@ -97,38 +102,52 @@ const N = 3000;
 
 test('a produce right after topic creation succeeds, every record once (three fresh topic sets)', async (t) => {
   for (let i = 0; i < 3; i++) {
-    const { out, topics } = await open(t, 'kout_new');
-    await produce(out, topics, 500);
-    await assertExactly(topics.sensor, 500);
+    const o = await open(t, 'kout_new');
+    await produce(o, 500);
+    await assertExactly(o, 500);
   }
 });
 
-test('regression: a lost acknowledgement (connection dropped after the broker wrote the batch) is resent and written once', async (t) => {
-  const { out, topics } = await open(t, 'kout_drop');
+/** Drops the connection once, right after the broker answered the `at`-th produce request. */
+function loseOneAcknowledgement(out: KafkaOutput, at: number): { injected: number } {
   const conn = out.connections[0];
   const original = conn.produce.bind(conn);
+  const state = { injected: 0 };
   let calls = 0;
-  let injected = 0;
   conn.produce = async (...args: Parameters<BrokerConnection['produce']>) => {
     const res = await original(...args);
-    if (++calls === 20) {
+    if (++calls === at) {
       // The broker has written this batch and answered; the answer is "lost" with the connection.
-      injected++;
+      state.injected++;
       conn.destroy();
       throw new KafkaWireError('connection closed (injected after the broker answered)');
     }
     return res;
   };
-  await produce(out, topics, N);
-  assert.equal(injected, 1);
-  assert.ok(out.stats.retries >= 1, `retries: ${out.stats.retries}`);
-  assert.equal(out.stats.messages, N);
-  await assertExactly(topics.sensor, N);
+  return state;
+}
+
+test('regression: a lost acknowledgement (connection dropped after the broker wrote the batch) is resent and written once', async (t) => {
+  const o = await open(t, 'kout_drop');
+  const fault = loseOneAcknowledgement(o.out, 20);
+  await produce(o, N);
+  assert.equal(fault.injected, 1);
+  assert.ok(o.out.stats.retries >= 1, `retries: ${o.out.stats.retries}`);
+  assert.equal(o.out.stats.messages, N);
+  await assertExactly(o, N);
+});
+
+test('a lost acknowledgement with many requests in flight for one partition: at most five go at once, so the broker still recognises the resent batch', async (t) => {
+  const o = await open(t, 'kout_drop1', { maxInFlight: 30 }, 1);
+  const fault = loseOneAcknowledgement(o.out, 20);
+  await produce(o, N);
+  assert.equal(fault.injected, 1);
+  await assertExactly(o, N);
 });
 
 test('a retriable error on a first attempt (NOT_LEADER_OR_FOLLOWER) is retried with fresh metadata; later batches refused out of order go again behind it', async (t) => {
-  const { out, topics } = await open(t, 'kout_notleader');
-  const conn = out.connections[0];
+  const o = await open(t, 'kout_notleader');
+  const conn = o.out.connections[0];
   const original = conn.produce.bind(conn);
   let calls = 0;
   conn.produce = (...args: Parameters<BrokerConnection['produce']>) => {
@@ -136,23 +155,23 @@ test('a retriable error on a first attempt (NOT_LEADER_OR_FOLLOWER) is retried w
     if (++calls === 20) return Promise.reject(new KafkaWireError(`produce to ${args[0][0].topic}[${args[0][0].partition}] failed with Kafka error code 6`, 6));
     return original(...args);
   };
-  await produce(out, topics, N);
-  assert.ok(out.stats.retries >= 1);
-  await assertExactly(topics.sensor, N);
+  await produce(o, N);
+  assert.ok(o.out.stats.retries >= 1);
+  await assertExactly(o, N);
 });
 
 test('a partition that never recovers fails the output within its delivery timeout, naming the error', async (t) => {
-  const { out, topics } = await open(t, 'kout_dead', { deliveryTimeoutMs: 1500 });
-  const conn = out.connections[0];
+  const o = await open(t, 'kout_dead', { deliveryTimeoutMs: 1500 });
+  const conn = o.out.connections[0];
   conn.produce = (...args: Parameters<BrokerConnection['produce']>) =>
     Promise.reject(new KafkaWireError(`produce to ${args[0][0].topic}[${args[0][0].partition}] failed with Kafka error code 7`, 7));
   const t0 = Date.now();
-  await assert.rejects(produce(out, topics, 50), (e: unknown) => {
+  await assert.rejects(produce(o, 50), (e: unknown) => {
     assert.ok(e instanceof SmartGridError && e.code === 'KAFKA_ERROR');
     assert.match(String((e.cause as Error).message), /no acknowledgement within 1500 ms/);
     assert.match(String(((e.cause as Error).cause as Error).message), /code 7/);
     return true;
   });
   assert.ok(Date.now() - t0 < 10_000, `gave up after ${Date.now() - t0} ms`);
-  assert.ok(out.stats.retries >= 2, `retried ${out.stats.retries} times before giving up`);
+  assert.ok(o.out.stats.retries >= 2, `retried ${o.out.stats.retries} times before giving up`);
 });
