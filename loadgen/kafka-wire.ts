@@ -4,16 +4,48 @@
  * one pipelined socket per broker. kafkajs reaches ~45k messages/s on this machine because
  * it encodes every record through small intermediate buffers; this writes each byte once.
  *
- * Only what the load generator needs: no idempotence, no transactions, no retries (a
- * failed produce rejects, naming the topic, partition and Kafka error code). Metadata and
- * topic creation are left to kafkajs' admin client.
+ * Only what the load generator needs: InitProducerId (an idempotent producer id, so a
+ * resent batch is written once) and Produce; no transactions. A failed produce rejects
+ * with a KafkaWireError naming the topic, partition and Kafka error code (none for a
+ * connection failure); retrying is the caller's (kafka-output.ts). Metadata and topic
+ * creation are left to kafkajs' admin client.
  */
 import net from 'node:net';
 
 // The record format (RecordBatch v2, CRC-32C, varints) lives in src/kafka/record-batch.ts,
 // one place for the bytes the engine also reads.
+export { RecordBatchBuilder } from '../src/kafka/record-batch.js';
 
 // ------------------------------------------------------------------ Produce v3 over a socket
+
+/** An idempotent producer's identity (InitProducerId). */
+export interface ProducerIdentity {
+  producerId: bigint;
+  producerEpoch: number;
+}
+
+/** The sequence number after a batch of `count` records starting at `seq`: it wraps from 2^31-1 to 0, as Kafka's do. */
+export function nextSequence(seq: number, count: number): number {
+  const n = seq + count;
+  return n > 0x7fffffff ? n - 0x80000000 : n;
+}
+
+/** Kafka error codes this producer tells apart (the protocol's error table). */
+export const KAFKA_ERRORS = {
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  NETWORK_EXCEPTION: 13,
+  COORDINATOR_LOAD_IN_PROGRESS: 14,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  NOT_ENOUGH_REPLICAS: 19,
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  DUPLICATE_SEQUENCE_NUMBER: 46,
+  KAFKA_STORAGE_ERROR: 56,
+} as const;
 
 export interface PartitionBatch {
   topic: string;
@@ -28,6 +60,7 @@ export interface ProduceResult {
   baseOffset: bigint;
 }
 
+/** A failed request: `kafkaCode` is the broker's error code; without one, the connection failed (closed, refused, timed out). */
 export class KafkaWireError extends Error {
   constructor(
     message: string,
@@ -39,12 +72,20 @@ export class KafkaWireError extends Error {
 }
 
 interface Pending {
-  resolve: (r: ProduceResult[]) => void;
+  parse: (frame: Buffer) => unknown;
+  resolve: (r: unknown) => void;
   reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
-/** One pipelined connection to a broker, sending Produce v3 requests. */
+/** One pipelined connection to a broker, sending Produce v3 (and InitProducerId v1) requests. */
 export class BrokerConnection {
+  /**
+   * How long a request may wait for its answer before the connection is given up (every
+   * request on it then fails and the caller retries on a new one): the broker answers a
+   * Produce within its own timeout, so no answer at all means the connection is dead.
+   */
+  requestTimeoutMs = 45_000;
   private socket: net.Socket | undefined;
   private readonly pending = new Map<number, Pending>();
   private correlation = 0;
@@ -65,6 +106,17 @@ export class BrokerConnection {
     return this.pending.size;
   }
 
+  /** False once the connection failed or was closed; a new one is needed then. */
+  get usable(): boolean {
+    return this.socket !== undefined && this.failure === undefined;
+  }
+
+  /** Breaks the connection as a network failure would: every request in flight fails. */
+  destroy(): void {
+    this.socket?.destroy();
+    this.fail(new KafkaWireError(`connection to ${this.host}:${this.port} closed`));
+  }
+
   connect(timeoutMs = 10_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
@@ -74,9 +126,13 @@ export class BrokerConnection {
         this.socket = socket;
         resolve();
       });
-      socket.once('error', (e) => {
+      let connected = false;
+      socket.once('connect', () => (connected = true));
+      // Every error, not only the first: an unhandled 'error' event would crash the process.
+      socket.on('error', (e) => {
         clearTimeout(timer);
-        reject(new KafkaWireError(`cannot connect to ${this.host}:${this.port}: ${e.message}`));
+        if (!connected) reject(new KafkaWireError(`cannot connect to ${this.host}:${this.port}: ${e.message}`));
+        else this.fail(new KafkaWireError(`connection to ${this.host}:${this.port} failed: ${e.message}`));
       });
       socket.on('data', (d: Buffer) => this.onData(d));
       socket.on('close', () => this.fail(new KafkaWireError(`connection to ${this.host}:${this.port} closed`)));
@@ -85,7 +141,10 @@ export class BrokerConnection {
 
   private fail(e: Error): void {
     this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(e);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
     this.pending.clear();
   }
 
@@ -114,7 +173,90 @@ export class BrokerConnection {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
+    clearTimeout(p.timer);
     try {
+      p.resolve(p.parse(frame));
+    } catch (e) {
+      p.reject(e as Error);
+    }
+  }
+
+  /** Sends one request (v0/v1 header) and resolves with `parse` of its response frame (which starts with the correlation id). */
+  private request<T>(apiKey: number, apiVersion: number, body: Buffer[], parse: (frame: Buffer) => T): Promise<T> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.socket === undefined) return Promise.reject(new KafkaWireError('not connected'));
+    const id = (this.correlation = (this.correlation + 1) & 0x7fffffff);
+    const h = Buffer.allocUnsafe(4 + 2 + 2 + 4 + 2 + this.clientId.length);
+    let o = 4;
+    o = h.writeInt16BE(apiKey, o);
+    o = h.writeInt16BE(apiVersion, o);
+    o = h.writeInt32BE(id, o);
+    o = h.writeInt16BE(this.clientId.length, o);
+    this.clientId.copy(h, o);
+    let size = h.length - 4;
+    for (const b of body) size += b.length;
+    h.writeInt32BE(size, 0);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.socket?.destroy();
+        this.fail(new KafkaWireError(`no answer from ${this.host}:${this.port} within ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+      timer.unref();
+      this.pending.set(id, { parse, resolve: resolve as (r: unknown) => void, reject, timer });
+      this.socket!.cork();
+      this.socket!.write(h);
+      for (const b of body) this.socket!.write(b);
+      this.socket!.uncork();
+    });
+  }
+
+  /**
+   * InitProducerId v1 without a transactional id: a new producer id and epoch for an
+   * idempotent producer (any broker answers it).
+   */
+  initProducerId(): Promise<ProducerIdentity> {
+    const body = Buffer.allocUnsafe(2 + 4);
+    body.writeInt16BE(-1, 0); // transactional_id: null
+    body.writeInt32BE(60_000, 2); // transaction_timeout_ms (not used without a transactional id)
+    return this.request(22, 1, [body], (frame) => {
+      // correlation id, throttle_time_ms, error_code, producer_id, producer_epoch
+      const code = frame.readInt16BE(8);
+      if (code !== 0) throw new KafkaWireError(`InitProducerId failed with Kafka error code ${code}`, code);
+      return { producerId: frame.readBigInt64BE(10), producerEpoch: frame.readInt16BE(18) };
+    });
+  }
+
+  /** Sends one Produce request carrying the given batches; resolves with their base offsets. */
+  produce(batches: PartitionBatch[], acks: -1 | 1 = 1, timeoutMs = 30_000): Promise<ProduceResult[]> {
+    const byTopic = new Map<string, PartitionBatch[]>();
+    for (const b of batches) {
+      let l = byTopic.get(b.topic);
+      if (l === undefined) byTopic.set(b.topic, (l = []));
+      l.push(b);
+    }
+    const h = Buffer.allocUnsafe(2 + 2 + 4 + 4);
+    let o = 0;
+    o = h.writeInt16BE(-1, o); // transactional_id: null
+    o = h.writeInt16BE(acks, o);
+    o = h.writeInt32BE(timeoutMs, o);
+    h.writeInt32BE(byTopic.size, o);
+    // The record batches go out as they are, between small header buffers.
+    const parts: Buffer[] = [h];
+    for (const [topic, list] of byTopic) {
+      const name = Buffer.from(topic, 'utf8');
+      const th = Buffer.allocUnsafe(2 + name.length + 4);
+      th.writeInt16BE(name.length, 0);
+      name.copy(th, 2);
+      th.writeInt32BE(list.length, 2 + name.length);
+      parts.push(th);
+      for (const b of list) {
+        const ph = Buffer.allocUnsafe(8);
+        ph.writeInt32BE(b.partition, 0);
+        ph.writeInt32BE(b.records.length, 4);
+        parts.push(ph, b.records);
+      }
+    }
+    return this.request(0, 3, parts, (frame) => {
       let o = 4;
       const results: ProduceResult[] = [];
       const topics = frame.readInt32BE(o);
@@ -136,59 +278,7 @@ export class BrokerConnection {
           results.push({ topic, partition, baseOffset });
         }
       }
-      p.resolve(results);
-    } catch (e) {
-      p.reject(e as Error);
-    }
-  }
-
-  /** Sends one Produce request carrying the given batches; resolves with their base offsets. */
-  produce(batches: PartitionBatch[], acks: -1 | 1 = 1, timeoutMs = 30_000): Promise<ProduceResult[]> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.socket === undefined) return Promise.reject(new KafkaWireError('not connected'));
-    const byTopic = new Map<string, PartitionBatch[]>();
-    for (const b of batches) {
-      let l = byTopic.get(b.topic);
-      if (l === undefined) byTopic.set(b.topic, (l = []));
-      l.push(b);
-    }
-    const id = (this.correlation = (this.correlation + 1) & 0x7fffffff);
-    const h = Buffer.allocUnsafe(4 + 2 + 2 + 4 + 2 + this.clientId.length + 2 + 2 + 4 + 4);
-    let o = 4;
-    o = h.writeInt16BE(0, o); // api key: Produce
-    o = h.writeInt16BE(3, o); // api version
-    o = h.writeInt32BE(id, o);
-    o = h.writeInt16BE(this.clientId.length, o);
-    o += this.clientId.copy(h, o);
-    o = h.writeInt16BE(-1, o); // transactional_id: null
-    o = h.writeInt16BE(acks, o);
-    o = h.writeInt32BE(timeoutMs, o);
-    h.writeInt32BE(byTopic.size, o);
-    // The record batches go out as they are, between small header buffers.
-    const parts: Buffer[] = [h];
-    let size = h.length - 4;
-    for (const [topic, list] of byTopic) {
-      const name = Buffer.from(topic, 'utf8');
-      const th = Buffer.allocUnsafe(2 + name.length + 4);
-      th.writeInt16BE(name.length, 0);
-      name.copy(th, 2);
-      th.writeInt32BE(list.length, 2 + name.length);
-      parts.push(th);
-      size += th.length;
-      for (const b of list) {
-        const ph = Buffer.allocUnsafe(8);
-        ph.writeInt32BE(b.partition, 0);
-        ph.writeInt32BE(b.records.length, 4);
-        parts.push(ph, b.records);
-        size += 8 + b.records.length;
-      }
-    }
-    h.writeInt32BE(size, 0);
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.socket!.cork();
-      for (const p of parts) this.socket!.write(p);
-      this.socket!.uncork();
+      return results;
     });
   }
 

@@ -156,8 +156,12 @@ test('compose: each entry point exists and is given only variables it reads, inc
 test('compose: every value is accepted by the code that reads it', () => {
   const engine = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config as unknown as Record<string, unknown>;
   assert.equal(engine.metricsPort, 9464);
+  // In a container, loopback would be unreachable through the published port.
+  assert.equal(engine.metricsHost, '0.0.0.0');
   const weather = weatherProducerConfig(expand(env(S['weather-producer'])));
   assert.equal(weather.intervalMs, 60_000);
+  assert.equal(weather.host, '0.0.0.0');
+  assert.deepEqual(weather.generateRateLimit, { perSecond: 10, burst: 20 });
   const lg = parseLoadgenArgs(S.loadgen.command!.slice(2), expand(env(S.loadgen)));
   assert.deepEqual(lg.run.kafka?.brokers, ['kafka:19092']);
 });

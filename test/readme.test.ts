@@ -31,3 +31,13 @@ test('the README\'s Operations section shows the probes, the reasons with future
   for (const r of alertRules()) assert.ok(ops.includes(`\`${r.alert}\``), `alert ${r.alert}`);
   assert.match(ops, /docker compose --profile monitoring up/);
 });
+
+test('the README documents every weather producer variable and its default', async () => {
+  const { WEATHER_PRODUCER_ENV_VARS, WEATHER_PRODUCER_DEFAULTS } = await import('../src/producer/config.js');
+  for (const k of WEATHER_PRODUCER_ENV_VARS) {
+    const row = README.split('\n').find((l) => l.startsWith(`| \`${k}\` |`));
+    assert.ok(row, `${k} is in the weather producer table`);
+    const def = WEATHER_PRODUCER_DEFAULTS[k];
+    assert.ok(row.includes(def === '' ? '(empty)' : `\`${def}\``), `${k} default ${def}`);
+  }
+});

@@ -85,7 +85,7 @@ export function scanBatches(bytes: Uint8Array): BatchScan {
 
 /**
  * Accumulates records for one partition into a RecordBatch v2 (no compression, one
- * CreateTime for the batch, no producer id). `seal()` writes the header and CRC and
+ * CreateTime for the batch, optionally an idempotent producer's id). `seal()` writes the header and CRC and
  * returns the bytes.
  */
 export class RecordBatchBuilder {
@@ -137,8 +137,12 @@ export class RecordBatchBuilder {
     this.count++;
   }
 
-  /** The finished batch (a copy), with `timestampMs` as CreateTime; the builder is reset. */
-  seal(timestampMs: number): Buffer {
+  /**
+   * The finished batch (a copy), with `timestampMs` as CreateTime; the builder is reset.
+   * With `producer`, the batch carries an idempotent producer's id, epoch and the sequence
+   * number of its first record, by which the broker recognises a resent batch.
+   */
+  seal(timestampMs: number, producer?: { producerId: bigint; producerEpoch: number; baseSequence: number }): Buffer {
     const buf = this.buf;
     const len = this.pos;
     buf.writeBigInt64BE(0n, BATCH.BASE_OFFSET); // the broker assigns offsets
@@ -150,9 +154,9 @@ export class RecordBatchBuilder {
     const ts = BigInt(timestampMs);
     buf.writeBigInt64BE(ts, BATCH.BASE_TIMESTAMP);
     buf.writeBigInt64BE(ts, BATCH.MAX_TIMESTAMP);
-    buf.writeBigInt64BE(-1n, BATCH.PRODUCER_ID);
-    buf.writeInt16BE(-1, BATCH.PRODUCER_EPOCH);
-    buf.writeInt32BE(-1, BATCH.BASE_SEQUENCE);
+    buf.writeBigInt64BE(producer?.producerId ?? -1n, BATCH.PRODUCER_ID);
+    buf.writeInt16BE(producer?.producerEpoch ?? -1, BATCH.PRODUCER_EPOCH);
+    buf.writeInt32BE(producer?.baseSequence ?? -1, BATCH.BASE_SEQUENCE);
     buf.writeInt32BE(this.count, BATCH.RECORD_COUNT);
     // The CRC covers attributes to the end, so it is written last.
     buf.writeUInt32BE(crc32c(buf, BATCH.ATTRIBUTES, len), BATCH.CRC);

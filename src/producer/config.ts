@@ -2,6 +2,8 @@
  * Settings of the weather producer, from environment variables (contract section 6).
  * The entry point passes `process.env` in; nothing here reads it.
  */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { ConfigError } from '../main/errors.js';
 import type { WeatherServiceOptions } from './service.js';
 
@@ -13,6 +15,11 @@ export const WEATHER_PRODUCER_ENV_VARS = [
   'WEATHER_PRODUCER_PORT',
   'WEATHER_TOPIC_PARTITIONS',
   'WEATHER_CREATE_TOPIC',
+  'WEATHER_HOST',
+  'WEATHER_API_TOKEN',
+  'WEATHER_API_TOKEN_FILE',
+  'WEATHER_GENERATE_RATE',
+  'WEATHER_GENERATE_BURST',
 ] as const;
 export type WeatherProducerEnv = Partial<Record<(typeof WEATHER_PRODUCER_ENV_VARS)[number], string>>;
 
@@ -23,7 +30,15 @@ export const WEATHER_PRODUCER_DEFAULTS = {
   WEATHER_PRODUCER_PORT: '5006',
   WEATHER_TOPIC_PARTITIONS: '3',
   WEATHER_CREATE_TOPIC: 'true',
+  WEATHER_HOST: '127.0.0.1',
+  WEATHER_API_TOKEN: '',
+  WEATHER_API_TOKEN_FILE: '',
+  WEATHER_GENERATE_RATE: '10',
+  WEATHER_GENERATE_BURST: '20',
 } as const;
+
+/** A token shorter than this is refused: it would be guessed (there is no lock-out, only the rate limit). */
+export const MIN_API_TOKEN_LENGTH = 16;
 
 /** The service options for `env`; throws a ConfigError naming the first wrong setting. */
 export function weatherProducerConfig(env: WeatherProducerEnv): Omit<WeatherServiceOptions, 'logger'> {
@@ -53,5 +68,57 @@ export function weatherProducerConfig(env: WeatherProducerEnv): Omit<WeatherServ
   const createText = get('WEATHER_CREATE_TOPIC').toLowerCase();
   if (!['true', 'false', '1', '0', 'yes', 'no'].includes(createText)) throw new ConfigError('WEATHER_CREATE_TOPIC', `"${createText}" must be true or false`);
   const createTopic = ['true', '1', 'yes'].includes(createText);
-  return { brokers, topic, port, intervalMs: Math.round(interval * 1000), topicPartitions, createTopic };
+  const host = get('WEATHER_HOST');
+  if (net.isIP(host) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)) {
+    throw new ConfigError('WEATHER_HOST', `"${host}" must be an IP address or a host name (0.0.0.0 for every interface)`);
+  }
+  const apiToken = apiTokenOf(env);
+  const rateText = get('WEATHER_GENERATE_RATE');
+  const rate = Number(rateText);
+  if (!/^\d+(\.\d+)?$/.test(rateText) || rate > 100_000) {
+    throw new ConfigError('WEATHER_GENERATE_RATE', `"${rateText}" must be requests per second, from 0 (no limit) to 100000`);
+  }
+  const burstText = get('WEATHER_GENERATE_BURST');
+  const burst = Number(burstText);
+  if (!/^\d+$/.test(burstText) || burst < 1 || burst > 1_000_000) {
+    throw new ConfigError('WEATHER_GENERATE_BURST', `"${burstText}" must be a whole number of requests from 1 to 1000000`);
+  }
+  return {
+    brokers,
+    topic,
+    port,
+    host,
+    intervalMs: Math.round(interval * 1000),
+    topicPartitions,
+    createTopic,
+    ...(apiToken === undefined ? {} : { apiToken }),
+    generateRateLimit: rate === 0 ? null : { perSecond: rate, burst },
+  };
+}
+
+/** The API token from WEATHER_API_TOKEN or the file WEATHER_API_TOKEN_FILE names (one of them), or undefined. */
+function apiTokenOf(env: WeatherProducerEnv): string | undefined {
+  const inline = env.WEATHER_API_TOKEN ?? '';
+  const file = (env.WEATHER_API_TOKEN_FILE ?? '').trim();
+  if (inline !== '' && file !== '') throw new ConfigError('WEATHER_API_TOKEN_FILE', 'set either WEATHER_API_TOKEN or WEATHER_API_TOKEN_FILE, not both');
+  let token: string;
+  let setting: string;
+  if (file !== '') {
+    setting = 'WEATHER_API_TOKEN_FILE';
+    try {
+      // A secret file usually ends with a newline; that is not part of the token.
+      token = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new ConfigError(setting, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  } else if (inline !== '') {
+    setting = 'WEATHER_API_TOKEN';
+    token = inline;
+  } else {
+    return undefined;
+  }
+  // Never echo the token itself in the message.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError(setting, 'the token must be visible ASCII characters without spaces (it travels in an HTTP header)');
+  if (token.length < MIN_API_TOKEN_LENGTH) throw new ConfigError(setting, `the token must have at least ${MIN_API_TOKEN_LENGTH} characters (e.g. openssl rand -hex 24)`);
+  return token;
 }

@@ -3,6 +3,8 @@
  * background loop, both producing simulated weather to Kafka with the key `weather`.
  *
  *   POST /api/v1/weather/generate  → 201 {status, message, topic, partition, offset}
+ *                                    401 {error: unauthorized} without the bearer token (when one is set)
+ *                                    429 {error: rate_limited} + Retry-After over the rate limit
  *                                    503 {error: kafka_unavailable | topic_missing, …}
  *   GET  /health                   → 200 {status, service, topic, kafka: {reachable, topicExists, …}, …}
  *
@@ -13,6 +15,9 @@
  *
  * Kafka being down never stops the service: requests answer 503, the loop logs and goes
  * on, and the producer reconnects on the next attempt once the broker is back.
+ *
+ * It listens on 127.0.0.1 unless told otherwise (a container sets 0.0.0.0): the generate
+ * endpoint writes to a production topic, so it is not offered to every interface by default.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -20,6 +25,7 @@ import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import { SmartGridError, describeError } from '../main/errors.js';
 import { silentLogger, type Logger } from '../main/log.js';
 import { WeatherSimulator, type WeatherMessage } from './weather.js';
+import { TokenBucket, bearerMatches, type RateLimit } from './guard.js';
 
 export const SERVICE_NAME = 'weather-producer';
 export const WEATHER_KEY = 'weather';
@@ -30,8 +36,12 @@ export interface WeatherServiceOptions {
   topic: string;
   /** HTTP port; 0 picks a free one (tests). */
   port: number;
-  /** Interface to listen on (default all). */
+  /** Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface). */
   host?: string;
+  /** When set, `POST /api/v1/weather/generate` needs `Authorization: Bearer <apiToken>` (else 401). */
+  apiToken?: string;
+  /** Rate limit of `POST /api/v1/weather/generate` (default 10/s, burst 20); null for none. */
+  generateRateLimit?: RateLimit | null;
   /** Time between background messages (ms); 0 turns the loop off. */
   intervalMs: number;
   logger?: Logger;
@@ -54,9 +64,13 @@ export interface Produced {
   offset: string;
 }
 
+export const DEFAULT_GENERATE_RATE_LIMIT: RateLimit = { perSecond: 10, burst: 20 };
+
 export interface WeatherService {
   /** The port the HTTP server listens on. */
   readonly port: number;
+  /** The address the HTTP server listens on. */
+  readonly host: string;
   /** Produces one message now. Rejects with KAFKA_UNAVAILABLE when Kafka is down, KAFKA_TOPIC_MISSING when the topic is missing. */
   produceNow(): Promise<Produced>;
   readonly stats: { produced: number; failed: number; lastProducedAt: string | null; lastError: string | null };
@@ -110,6 +124,10 @@ function isUnknownTopic(e: unknown): boolean {
 export async function startWeatherService(opts: WeatherServiceOptions): Promise<WeatherService> {
   if (opts.brokers.length === 0) throw new RangeError('options.brokers must name at least one broker');
   if (!(opts.intervalMs >= 0)) throw new RangeError('options.intervalMs must be ≥ 0');
+  if (opts.apiToken !== undefined && !/^[\x21-\x7e]+$/.test(opts.apiToken)) throw new RangeError('options.apiToken must be visible ASCII, without spaces');
+  const host = opts.host ?? '127.0.0.1';
+  const rateLimit = opts.generateRateLimit === undefined ? DEFAULT_GENERATE_RATE_LIMIT : opts.generateRateLimit;
+  const generateLimit = rateLimit === null ? undefined : new TokenBucket(rateLimit);
   const log = opts.logger ?? silentLogger;
   const clock = opts.clock ?? Date.now;
   const sim = opts.simulator ?? new WeatherSimulator({ rng: Math.random });
@@ -243,6 +261,25 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
       return;
     }
     req.resume(); // a body, if any, is not used
+    if (route === '/api/v1/weather/generate') {
+      // The token first: a caller without it must not use up the rate limit of those with it.
+      if (opts.apiToken !== undefined && !bearerMatches(req.headers.authorization, opts.apiToken)) {
+        const given = req.headers.authorization !== undefined;
+        sendJson(
+          res,
+          401,
+          { error: 'unauthorized', message: given ? 'the bearer token is not valid' : 'this endpoint needs Authorization: Bearer <token>' },
+          { 'www-authenticate': given ? 'Bearer realm="weather-producer", error="invalid_token"' : 'Bearer realm="weather-producer"' },
+        );
+        return;
+      }
+      const waitMs = generateLimit?.take() ?? 0;
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        sendJson(res, 429, { error: 'rate_limited', message: `too many requests; try again in ${seconds} s`, retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
+        return;
+      }
+    }
     if (route === '/health') {
       void reachable().then((ok) =>
         sendJson(res, 200, {
@@ -278,13 +315,21 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen(opts.port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const port = (server.address() as net.AddressInfo).port;
-  log.info('weather producer listening', { port, topic: opts.topic, intervalSeconds: opts.intervalMs / 1000 });
+  const address = server.address() as net.AddressInfo;
+  const port = address.port;
+  log.info('weather producer listening', {
+    port,
+    host: address.address,
+    topic: opts.topic,
+    intervalSeconds: opts.intervalMs / 1000,
+    generateNeedsToken: opts.apiToken !== undefined,
+    generateRateLimit: rateLimit === null ? 'none' : `${rateLimit.perSecond}/s, burst ${rateLimit.burst}`,
+  });
 
   // The background loop, at a fixed rate (no drift from the time a produce takes).
   let timer: NodeJS.Timeout | undefined;
@@ -323,6 +368,7 @@ export async function startWeatherService(opts: WeatherServiceOptions): Promise<
 
   return {
     port,
+    host: address.address,
     produceNow,
     stats,
     async close() {

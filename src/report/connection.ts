@@ -40,7 +40,7 @@ export const PG_USAGE = `Connection (the engine's flags and variables; a flag wi
   --postgres-db NAME     env POSTGRES_DB (postgres)
   --postgres-user NAME   env POSTGRES_USER (postgres)
   --postgres-password P  env POSTGRES_PASSWORD (empty)
-  --postgres-password-file F  env POSTGRES_PASSWORD_FILE: read the password from a file (secrets)
+  --postgres-password-file F  env POSTGRES_PASSWORD_FILE (empty): the password from a file (Docker secrets)
   --postgres-schema S    env POSTGRES_SCHEMA (empty: the search_path); --schema S is the same
 `;
 
@@ -58,18 +58,7 @@ export function pgSettings(values: Record<string, unknown>, env: NodeJS.ProcessE
     if (e !== undefined && e !== '') return { value: e, source: o.env };
     return { value: o.def, source: o.flag };
   };
-  const [host, port, database, user, passwordGiven, passwordFile, schema] = PG_OPTIONS.map(raw);
-  let password = passwordGiven;
-  if (passwordFile.value !== '') {
-    if (passwordGiven.value !== '') {
-      throw new ConfigError(passwordFile.source, `give the password or a password file, not both (${passwordGiven.source} is set too)`);
-    }
-    try {
-      password = { value: readFileSync(passwordFile.value, 'utf8').replace(/\r?\n$/, ''), source: passwordFile.source };
-    } catch (e) {
-      throw new ConfigError(passwordFile.source, `cannot read '${passwordFile.value}': ${(e as Error).message}`);
-    }
-  }
+  const [host, port, database, user, password, passwordFile, schema] = PG_OPTIONS.map(raw);
   if (!/^\d+$/.test(port.value) || Number(port.value) < 1 || Number(port.value) > 65535) {
     throw new ConfigError(port.source, `expected a port number from 1 to 65535, got "${port.value}"`);
   }
@@ -85,9 +74,20 @@ export function pgSettings(values: Record<string, unknown>, env: NodeJS.ProcessE
     port: Number(port.value),
     database: database.value,
     user: user.value,
-    password: password.value,
+    password: passwordOf(password, passwordFile),
     ...(schema.value === '' ? {} : { schema: schema.value }),
   };
+}
+
+/** The password, or the content of the password file without a trailing line break (not both), as the engine reads them. */
+function passwordOf(password: { value: string; source: string }, file: { value: string; source: string }): string {
+  if (file.value === '') return password.value;
+  if (password.value !== '') throw new ConfigError(file.source, `give the password or a password file, not both (${password.source} is set too)`);
+  try {
+    return readFileSync(file.value, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new ConfigError(file.source, `cannot read '${file.value}': ${(e as Error).message}`);
+  }
 }
 
 /** `database "x" on host:port, schema "s"`: where, for messages. */

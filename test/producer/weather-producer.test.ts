@@ -10,13 +10,23 @@ import { KAFKA_BROKER, createTopics, uniqueName } from '../helpers.js';
 const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/producer/weather-producer.js');
 
 test('a wrong setting is reported in one line naming it, exit code 2', async () => {
-  const p = spawn(process.execPath, [ENTRY], { env: { ...process.env, WEATHER_UPDATE_INTERVAL: 'often' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const [code] = await once(p, 'exit');
-  assert.equal(code, 2);
-  assert.equal(err.trim().split('\n').length, 1);
-  assert.match(err, /WEATHER_UPDATE_INTERVAL/);
+  for (const [k, v] of [
+    ['WEATHER_UPDATE_INTERVAL', 'often'],
+    ['WEATHER_HOST', 'not a host'],
+    ['WEATHER_API_TOKEN_FILE', '/nonexistent/weather-token'],
+    ['WEATHER_API_TOKEN', 'short'],
+    ['WEATHER_GENERATE_RATE', 'fast'],
+    ['WEATHER_GENERATE_BURST', '0'],
+  ]) {
+    const p = spawn(process.execPath, [ENTRY], { env: { ...process.env, [k]: v }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = await once(p, 'exit');
+    assert.equal(code, 2, `${k}=${v}: ${err}`);
+    assert.equal(err.trim().split('\n').length, 1, err);
+    assert.match(err, new RegExp(`^weather-producer: ${k}: `), err);
+    if (k === 'WEATHER_API_TOKEN') assert.ok(!err.includes(v), 'the token is not echoed');
+  }
 });
 
 test('starts, serves /health, and stops with exit code 0 on SIGTERM', async (t) => {

@@ -22,7 +22,25 @@ test('flags win over variables; empty variables are unset; bad values name their
     [{}, { POSTGRES_PORT: 'x' }, 'POSTGRES_PORT'],
     [{}, { POSTGRES_SCHEMA: 'a;b' }, 'POSTGRES_SCHEMA'],
     [{ 'postgres-host': ' ' }, {}, '--postgres-host'],
+    [{}, { POSTGRES_PASSWORD_FILE: '/nonexistent/pw' }, 'POSTGRES_PASSWORD_FILE'],
+    [{ 'postgres-password-file': '/nonexistent/pw' }, {}, '--postgres-password-file'],
   ] as const) {
     assert.throws(() => pgSettings(values, env), (e: unknown) => e instanceof ConfigError && e.setting === source, source);
   }
+});
+
+test('the password comes from --postgres-password-file / POSTGRES_PASSWORD_FILE without its trailing newline, as the engine reads it', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(tmpdir(), 'pgpw-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'pw');
+  await writeFile(file, 's3cret\n');
+  assert.equal(pgSettings({}, { POSTGRES_PASSWORD_FILE: file }).password, 's3cret');
+  assert.equal(pgSettings({ 'postgres-password-file': file }, {}).password, 's3cret');
+  assert.throws(
+    () => pgSettings({}, { POSTGRES_PASSWORD_FILE: file, POSTGRES_PASSWORD: 'x' }),
+    (e: unknown) => e instanceof ConfigError && e.setting === 'POSTGRES_PASSWORD_FILE',
+  );
 });

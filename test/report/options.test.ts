@@ -32,7 +32,7 @@ test('dates that do not exist and other text are refused, naming the flag', () =
 test('defaults and flags', () => {
   const none = {
     'postgres-host': undefined, 'postgres-port': undefined, 'postgres-db': undefined, 'postgres-user': undefined,
-    'postgres-password': undefined, 'postgres-schema': undefined, schema: undefined,
+    'postgres-password': undefined, 'postgres-password-file': undefined, 'postgres-schema': undefined, schema: undefined,
   };
   const defaults = { help: false, version: false, json: false, top: 10, bandWidth: 5, baselineWindows: 24, zThreshold: 5, silentForMs: 1_800_000 };
   assert.deepEqual(parseCliArgs([]), { ...defaults, pg: none });
