@@ -3,6 +3,7 @@
  * Entry point of the load generator (`npm run loadgen -- --help`). Reads the environment
  * (LOADGEN_ENV_VARS) and the arguments, runs, and prints the achieved rate.
  */
+import { versionLine } from '../src/common/version.js';
 import { writeFile } from 'node:fs/promises';
 import { ConfigError, describeError } from '../src/main/errors.js';
 import { LOADGEN_USAGE, parseLoadgenArgs, type LoadgenEnv } from './config.js';
@@ -24,6 +25,10 @@ function progressLine(p: Progress, tty: boolean): string {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--version')) {
+    process.stdout.write(versionLine('loadgen'));
+    return 0;
+  }
   const env: LoadgenEnv = {};
   for (const k of ['KAFKA_BROKER', 'KAFKA_TOPIC_SENSOR_DATA', 'KAFKA_TOPIC_METER_READINGS', 'KAFKA_TOPIC_WEATHER'] as const) env[k] = process.env[k];
   let cfg;

@@ -3,6 +3,7 @@
  * Entry point of the engine (`npm start`). The only place that reads process.argv and
  * process.env; everything below takes typed options.
  */
+import { versionLine } from '../common/version.js';
 import { createApp } from './app.js';
 import { helpText, loadConfig, type EngineConfig } from './config.js';
 import { ConfigError, describeError, SmartGridError } from './errors.js';
@@ -10,6 +11,10 @@ import { createLogger } from './log.js';
 import { startProgressLog } from './progress.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv.includes('--version')) {
+    process.stdout.write(versionLine('smartgrid-stream'));
+    return 0;
+  }
   let config: EngineConfig;
   try {
     const parsed = loadConfig(argv, env);

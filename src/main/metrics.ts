@@ -4,9 +4,9 @@
  * cumulative Prometheus histograms (per batch, flush or window, never per record) and into
  * an HDR histogram that the benchmarks read as percentiles.
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
+import { packageVersion } from '../common/version.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KIND_NAMES, R_LATE, REASONS, type AggregateResult } from '../workers/protocol.js';
 import type { SinkCounts } from './sink.js';
@@ -187,15 +187,7 @@ export interface MetricsView {
   healthy(now: number): boolean;
 }
 
-function readVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-export const BUILD_INFO = { version: readVersion(), nodejs: process.versions.node, kafka_client: 'kafkajs' } as const;
+export const BUILD_INFO = { version: packageVersion(), nodejs: process.versions.node, kafka_client: 'kafkajs' } as const;
 
 /**
  * Registers every engine metric on `m.registry`: counters and gauges read the plain

@@ -4,6 +4,7 @@
  * environment (WEATHER_PRODUCER_ENV_VARS), starts the HTTP API and the background loop,
  * and stops gracefully on SIGTERM/SIGINT.
  */
+import { versionLine } from '../common/version.js';
 import { ConfigError, describeError } from '../main/errors.js';
 import { createLogger } from '../main/log.js';
 import { WEATHER_PRODUCER_ENV_VARS, weatherProducerConfig, type WeatherProducerEnv } from './config.js';
@@ -12,6 +13,10 @@ import { startWeatherService } from './service.js';
 const log = createLogger({ component: 'weather-producer' });
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--version')) {
+    process.stdout.write(versionLine('weather-producer'));
+    process.exit(0);
+  }
   const env: WeatherProducerEnv = {};
   for (const k of WEATHER_PRODUCER_ENV_VARS) env[k] = process.env[k];
   let config;

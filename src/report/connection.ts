@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { packageVersion as commonPackageVersion } from '../common/version.js';
 import { ConfigError, ReportError } from './errors.js';
 
 export interface PgSettings {
@@ -117,7 +118,5 @@ export async function connect(s: PgSettings): Promise<pg.Client> {
 
 /** The package's version, for --version. */
 export async function packageVersion(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  return commonPackageVersion();
 }

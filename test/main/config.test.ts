@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENGINE_ENV_VARS, groupDirName, helpText, loadConfig, parseDuration } from '../../src/main/config.js';
 import { ConfigError } from '../../src/main/errors.js';
@@ -127,4 +128,18 @@ test('--kafka-unreachable-after: default 30 s, at least 1 s', () => {
   assert.equal(loadConfig([], {}).config.kafkaUnreachableAfterMs, 30000);
   assert.equal(loadConfig([], { SMARTGRID_KAFKA_UNREACHABLE_AFTER: '2m' }).config.kafkaUnreachableAfterMs, 120000);
   assert.throws(() => loadConfig(['--kafka-unreachable-after', '10ms'], {}), /^ConfigError: --kafka-unreachable-after: '10ms' must be between 1000 ms/);
+});
+
+test('--version: every command-line tool names itself, the package version and Node.js', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const [file, name] of [
+    ['src/main/cli.js', 'smartgrid-stream'],
+    ['loadgen/cli.js', 'loadgen'],
+    ['src/producer/weather-producer.js', 'weather-producer'],
+  ]) {
+    const r = spawnSync(process.execPath, [root + file, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${name} ${pkg.version} (Node.js ${process.versions.node})\n`);
+  }
 });
