@@ -2,6 +2,7 @@
  * One error type for the whole project: every error carries a stable `code`, the `cause`
  * that led to it, and whether retrying can help.
  */
+import { describeError } from '../common/describe-error.js';
 export const ErrorCodes = [
   'CONFIG_INVALID',
   'KAFKA_UNAVAILABLE',
@@ -51,19 +52,4 @@ export class ConfigError extends SmartGridError {
   }
 }
 
-/** The message of an error and of its causes, one line. */
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
-    if (cur instanceof Error) {
-      const code = (cur as { code?: unknown }).code;
-      parts.push(typeof code === 'string' && !cur.message.includes(code) ? `${cur.message} [${code}]` : cur.message);
-      cur = (cur as { cause?: unknown }).cause;
-    } else {
-      parts.push(String(cur));
-      break;
-    }
-  }
-  return parts.join(': caused by: ');
-}
+export { describeError };

@@ -3,6 +3,7 @@
  * them, as the engine's errors, but kept here so that src/report does not depend on the
  * engine (src/main) and can move to a shared kit as it is.
  */
+import { describeError } from '../common/describe-error.js';
 export const ReportErrorCodes = [
   'CONFIG_INVALID',
   'POSTGRES_UNAVAILABLE',
@@ -40,22 +41,7 @@ export class ConfigError extends ReportError {
   }
 }
 
-/** The message of an error and of its causes, one line. */
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
-    if (cur instanceof Error) {
-      const code = (cur as { code?: unknown }).code;
-      parts.push(typeof code === 'string' && !cur.message.includes(code) ? `${cur.message} [${code}]` : cur.message);
-      cur = (cur as { cause?: unknown }).cause;
-    } else {
-      parts.push(String(cur));
-      break;
-    }
-  }
-  return parts.join(': caused by: ');
-}
+export { describeError };
 
 /**
  * An error as one line for an analyst: our own errors without their code (the words say
