@@ -30,8 +30,10 @@ export interface EngineOptions {
   progressIntervalMs: number;
   /** Records stamped later than the wall clock plus this are `future` (0 = no limit). */
   maxFutureSkewMs: number;
-  /** Open (window, group) states at which fetching pauses (see checkStateLimit). */
+  /** Open (window, group) states at which fetching pauses (see state-limit.ts). */
   maxOpenStates: number;
+  /** How long nothing may free states at the bound before STATE_LIMIT (default: idle timeout + 5 s). */
+  stateLimitGraceMs?: number;
   /** A write running longer than this counts as failing in metrics and /health. */
   sinkStallTimeoutMs: number;
   /** Failed checkpoints in a row that are survived (the next one is tried as usual). */

@@ -100,7 +100,7 @@ export class Engine {
     this.writer = new SinkWriter(deps.sink, deps.metrics, deps.log, opts, this.now, () => this.gateSignal.notify(), () => this.fatal);
     this.checkpointer = new Checkpointer(deps.checkpoints, deps.source, deps.metrics, deps.log, opts, this.now);
     this.owner = new SingleOwner(deps.lock, deps.source, opts.groupId, deps.log);
-    this.stateLimit = new StateLimit(opts.maxOpenStates, opts.idleTimeoutMs + 5000, deps.log);
+    this.stateLimit = new StateLimit(opts.maxOpenStates, opts.stateLimitGraceMs ?? opts.idleTimeoutMs + 5000, deps.log);
     this.done = new Promise((r) => (this.doneResolve = r));
   }
 

@@ -157,9 +157,16 @@ export class MemorySink implements Sink {
   /** The next n writes fail (retriably unless `fatal`). */
   failNext = 0;
   fatal = false;
+  /** The next write waits until this promise settles (a write stuck on a lock). */
+  stuck: Promise<void> | null = null;
 
   async write(b: SinkBatch): Promise<SinkCounts> {
     this.writes++;
+    if (this.stuck !== null) {
+      const s = this.stuck;
+      this.stuck = null;
+      await s;
+    }
     if (this.failNext > 0) {
       this.failNext--;
       throw this.fatal ? new Error('a bug, not a PostgreSQL error') : new SmartGridError('SINK_WRITE_FAILED', 'PostgreSQL is away', { canRetry: true });

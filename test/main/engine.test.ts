@@ -250,3 +250,41 @@ test('the future guard: a record an hour ahead is a dead letter and does not mov
   assert.equal(d.metrics.recordsIn[0].late, 0);
   assert.ok(d.engine.watermarks().sensor < BASE + 30 * MIN);
 });
+
+test('a write that neither succeeds nor fails counts as failing after --sink-stall-timeout, and recovers', async () => {
+  const d = await startDriver({ sinkStallTimeoutMs: 30 });
+  let unblock = (): void => {};
+  d.sink.stuck = new Promise((r) => (unblock = r));
+  d.source.produce(S, 0, minutes(20));
+  d.source.produce(S, 1, minutes(20));
+  d.source.assign(both);
+  await d.source.deliver(S, 0, { count: 20 });
+  await d.source.deliver(S, 1, { count: 20 });
+  await until('the write counted as stalled', () => d.metrics.sinkStalled || undefined);
+  assert.notEqual(d.metrics.sinkFailingSince, null, '/health and smartgrid_sink_failing see it');
+  unblock();
+  await until('the write done', () => !d.metrics.sinkStalled || undefined);
+  assert.equal(d.metrics.sinkFailingSince, null);
+  assert.ok(d.sink.rows.length > 0);
+  await stopped(d);
+});
+
+test('--max-open-states: at the bound fetching pauses; when no window can become final the engine fails with STATE_LIMIT', async () => {
+  // Partition 1 has a backlog that holds the watermark, so nothing of partition 0 can become final.
+  const d = await startDriver({ maxOpenStates: 12, stateLimitGraceMs: 150 });
+  const six = (m: number) => Array.from({ length: 6 }, (_, i) => sensor(`s${i}`, BASE + m * MIN));
+  d.source.produce(S, 0, [...six(0), ...six(6), ...six(12)]);
+  d.source.produce(S, 1, minutes(20));
+  d.source.assign(both);
+  await d.source.deliver(S, 0, { count: 12 }); // two windows × 6 sensors = 12 states
+  await until('12 open states', () => d.engine.openStates() === 12 || undefined);
+  let taken: boolean | null = null;
+  const waiting = d.source.deliver(S, 0, { count: 6 }).then((t) => (taken = t));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(taken, null, 'the next batch waits at the bound');
+  assert.ok(d.log.has('open states reached --max-open-states; fetching paused until windows become final'));
+  await assert.rejects(d.running, (e: Error & { code?: string }) => e.code === 'STATE_LIMIT' && /raise --max-open-states/.test(e.message));
+  await waiting;
+  assert.equal(taken, false, 'the waiting batch was not taken');
+  assert.equal(d.metrics.recordsIn[0].aggregated, 12);
+});
