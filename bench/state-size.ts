@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointStore, type TopicSnapshot } from '../src/main/checkpoint.js';
-import { silentLogger } from '../src/main/log.js';
+import { silentLogger } from '../src/common/log.js';
 import { WindowStore } from '../src/main/window-store.js';
 import { Kind, type AggregateResult } from '../src/workers/protocol.js';
 import { STATS_WIDTH, statsAdd, statsInit } from '../src/workers/stats.js';

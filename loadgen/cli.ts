@@ -5,7 +5,7 @@
  */
 import { versionLine } from '../src/common/version.js';
 import { writeFile } from 'node:fs/promises';
-import { ConfigError, describeError } from '../src/main/errors.js';
+import { ConfigError, describeError } from '../src/common/errors.js';
 import { LOADGEN_USAGE, parseLoadgenArgs, type LoadgenEnv } from './config.js';
 import { runLoad, type Progress } from './run.js';
 

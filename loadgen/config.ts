@@ -4,7 +4,7 @@
  * can use them without starting anything.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../src/main/errors.js';
+import { ConfigError } from '../src/common/errors.js';
 import { DEFAULT_GENERATE_OPTIONS, DEFAULT_TOPICS, type GenerateInput, type Source } from './generate.js';
 import type { RunOptions } from './run.js';
 

@@ -19,7 +19,7 @@
  * within `deliveryTimeoutMs` of its first send fails the output.
  */
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { SmartGridError } from '../src/main/errors.js';
+import { SmartGridError } from '../src/common/errors.js';
 import { SOURCES, type LoadEvent, type Source, type Topics } from './generate.js';
 import { RecordBatchBuilder } from '../src/kafka/record-batch.js';
 import { BrokerConnection, KAFKA_ERRORS, KafkaWireError, nextSequence, type ProduceResult, type ProducerIdentity } from './kafka-wire.js';

@@ -5,7 +5,7 @@
  */
 import { createApp } from '../../src/main/app.js';
 import { loadConfig } from '../../src/main/config.js';
-import { silentLogger } from '../../src/main/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { RssSampler, cpuMsSince, summarize, type LatencySummary } from './common.js';
 import { serveChild } from './child.js';
 

@@ -4,7 +4,7 @@
  * for every kind, and reports the RSS with the state restored.
  */
 import { CheckpointStore } from '../../src/main/checkpoint.js';
-import { silentLogger } from '../../src/main/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { WindowStore } from '../../src/main/window-store.js';
 import { Kind } from '../../src/workers/protocol.js';
 import { RssSampler } from './common.js';

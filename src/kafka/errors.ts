@@ -1,5 +1,5 @@
 /**
- * Errors of the Kafka wire client. Like the project's SmartGridError (src/main/errors.ts,
+ * Errors of the Kafka wire client. Like the project's SmartGridError (src/common/errors.ts,
  * which this folder must not import), every error has a stable `code`, the `cause` that
  * led to it and whether retrying can help; errors the broker sent also carry its numeric
  * `kafkaCode`.

@@ -8,15 +8,15 @@ import { CheckpointStore } from './checkpoint.js';
 import { groupDirName, type EngineConfig } from './config.js';
 import { DirLock } from './dir-lock.js';
 import { Engine } from './engine.js';
-import { describeError, SmartGridError } from './errors.js';
+import { describeError, SmartGridError } from '../common/errors.js';
 import { KafkaSource } from './kafka-source.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import { EngineMetrics, registerEngineMetrics } from './metrics.js';
 import { KafkaReachability, Probes } from './health.js';
 import type { RecordSource } from './source.js';
 import { createPool, type AggregatePool } from './pool.js';
 import { PgSink, sqlState } from './pg-sink.js';
-import { backoff, sleep } from './signal.js';
+import { backoff, sleep } from '../common/signal.js';
 import type { Server } from 'node:http';
 import { serverPort, startHttpServer } from './http.js';
 

@@ -1,7 +1,7 @@
 /**
  * A (re)assignment of partitions by the consumer group, applied to positions and clocks.
  */
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { Positions } from './positions.js';
 import type { PartitionRef, RecordSource } from './source.js';
 import type { StreamOperator } from './stream.js';

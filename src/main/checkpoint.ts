@@ -24,8 +24,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SmartGridError } from './errors.js';
-import type { Logger } from './log.js';
+import { SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { WindowSnapshot } from './window-store.js';
 import type { PartitionClockState } from './watermark.js';
 

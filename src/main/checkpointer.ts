@@ -5,8 +5,8 @@
  * (at its barrier, see Engine.checkpointNow); this part decides what happens around it.
  */
 import type { CheckpointStore, Snapshot, TopicSnapshot } from './checkpoint.js';
-import { describeError } from './errors.js';
-import type { Logger } from './log.js';
+import { describeError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 import type { RecordSource } from './source.js';
 

@@ -6,8 +6,8 @@
 import { versionLine } from '../common/version.js';
 import { createApp } from './app.js';
 import { helpText, loadConfig, type EngineConfig } from './config.js';
-import { ConfigError, describeError, SmartGridError } from './errors.js';
-import { createLogger } from './log.js';
+import { ConfigError, describeError, SmartGridError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
 import { startProgressLog } from './progress.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../common/errors.js';
 
 export interface EngineConfig {
   kafkaBrokers: string[];

@@ -16,7 +16,7 @@
 import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SmartGridError } from './errors.js';
+import { SmartGridError } from '../common/errors.js';
 
 export interface LockOwner {
   instanceId: string;

@@ -4,7 +4,7 @@
  */
 import type { CheckpointStore } from './checkpoint.js';
 import type { DirLock } from './dir-lock.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 import type { AggregatePool } from './pool.js';
 import type { Sink } from './sink.js';

@@ -8,7 +8,7 @@
  * KafkaReachability turns the Kafka client's per-attempt connection errors into one log
  * line when an outage starts and one when it ends, instead of a stack trace per retry.
  */
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 
 /** What the probes read from the engine (Engine.status() provides it). */

@@ -3,8 +3,8 @@
  * automatic commits off, offsets resolved by the engine only once processed.
  */
 import { Kafka, logLevel, type Admin, type Consumer, type LogEntry } from 'kafkajs';
-import { SmartGridError } from './errors.js';
-import type { Logger } from './log.js';
+import { SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { GroupMember, PartitionOffsets, PartitionRef, RecordSource, SourceHandlers } from './source.js';
 
 export interface KafkaSourceOptions {

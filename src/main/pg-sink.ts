@@ -10,8 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { describeError, SmartGridError } from './errors.js';
-import type { Logger } from './log.js';
+import { describeError, SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import { consumptionRows, deadLetterRows, lines, sensorRows, weatherRows } from './copy-rows.js';
 import type { Sink, SinkBatch, SinkCounts } from './sink.js';
 

@@ -3,7 +3,7 @@
  */
 import { Piscina } from 'piscina';
 import type { AggregateResult, AggregateTask } from '../workers/protocol.js';
-import { SmartGridError } from './errors.js';
+import { SmartGridError } from '../common/errors.js';
 
 const WORKER_FILE = new URL('../workers/aggregate.worker.js', import.meta.url).href;
 

@@ -12,7 +12,7 @@
  */
 import type { Kind } from '../workers/protocol.js';
 import type { Snapshot } from './checkpoint.js';
-import { SmartGridError } from './errors.js';
+import { SmartGridError } from '../common/errors.js';
 import type { PartitionOffsets, SourceBatch, SourceMessage } from './source.js';
 
 export interface PartState {

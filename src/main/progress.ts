@@ -1,6 +1,6 @@
 /** The periodic one-line progress log. */
 import type { Engine } from './engine.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 
 export function startProgressLog(engine: Engine, metrics: EngineMetrics, intervalMs: number, log: Logger): { stop(): void } {

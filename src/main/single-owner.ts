@@ -6,8 +6,8 @@
  * becomes that feature's ownership protocol.)
  */
 import type { DirLock } from './dir-lock.js';
-import { describeError, SmartGridError } from './errors.js';
-import type { Logger } from './log.js';
+import { describeError, SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { RecordSource } from './source.js';
 
 export class SingleOwner {

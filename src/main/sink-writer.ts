@@ -9,10 +9,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { REASONS, type AggregateResult, type Kind } from '../workers/protocol.js';
-import { describeError, SmartGridError } from './errors.js';
-import type { Logger } from './log.js';
+import { describeError, SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
-import { backoff, sleep } from './signal.js';
+import { backoff, sleep } from '../common/signal.js';
 import type { DeadLetter, Sink, SinkBatch } from './sink.js';
 import type { SourceBatch, SourceMessage } from './source.js';
 import type { WindowState } from './window-store.js';

@@ -6,8 +6,8 @@
  * move the watermark but none may be read: the engine fails with a clear error instead of
  * waiting forever or running out of memory.
  */
-import { SmartGridError } from './errors.js';
-import type { Logger } from './log.js';
+import { SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 
 export class StateLimit {
   private since: number | null = null;

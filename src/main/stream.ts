@@ -9,7 +9,7 @@
  */
 import { KIND_NAMES, type AggregateResult, type Kind } from '../workers/protocol.js';
 import type { TopicSnapshot } from './checkpoint.js';
-import { SmartGridError } from './errors.js';
+import { SmartGridError } from '../common/errors.js';
 import { TopicClock } from './watermark.js';
 import { WindowStore, type WindowState } from './window-store.js';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { ConfigError } from '../main/errors.js';
+import { ConfigError } from '../common/errors.js';
 import type { WeatherServiceOptions } from './service.js';
 
 /** Every environment variable the weather producer reads. */

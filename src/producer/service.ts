@@ -22,8 +22,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
-import { SmartGridError, describeError } from '../main/errors.js';
-import { silentLogger, type Logger } from '../main/log.js';
+import { SmartGridError, describeError } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
 import { WeatherSimulator, type WeatherMessage } from './weather.js';
 import { TokenBucket, bearerMatches, type RateLimit } from './guard.js';
 

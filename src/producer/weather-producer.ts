@@ -5,8 +5,8 @@
  * and stops gracefully on SIGTERM/SIGINT.
  */
 import { versionLine } from '../common/version.js';
-import { ConfigError, describeError } from '../main/errors.js';
-import { createLogger } from '../main/log.js';
+import { ConfigError, describeError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
 import { WEATHER_PRODUCER_ENV_VARS, weatherProducerConfig, type WeatherProducerEnv } from './config.js';
 import { startWeatherService } from './service.js';
 

@@ -17,7 +17,7 @@ import { threadId } from 'node:worker_threads';
 import type pg from 'pg';
 import { createApp } from '../../src/main/app.js';
 import { loadConfig } from '../../src/main/config.js';
-import { silentLogger } from '../../src/main/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { createSchema, createTopics, kafka, KAFKA_BROKER, PG, uniqueName } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/main/app.js';
 import { loadConfig } from '../../src/main/config.js';
-import { createLogger, silentLogger } from '../../src/main/log.js';
+import { createLogger, silentLogger } from '../../src/common/log.js';
 const LOG = process.env.TEST_LOG ? createLogger({ level: 'debug', json: false }) : silentLogger;
 import { createSchema, kafka, KAFKA_BROKER, PG, uniqueName } from '../helpers.js';
 

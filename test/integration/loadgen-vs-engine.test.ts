@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { runLoad } from '../../loadgen/index.js';
 import { createApp } from '../../src/main/app.js';
 import { loadConfig } from '../../src/main/config.js';
-import { silentLogger } from '../../src/main/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { createSchema, createTopics, KAFKA_BROKER, PG, uniqueName } from '../helpers.js';
 
 test('200k generated events: every row equals the load generator\'s exact expectation', { timeout: 240000 }, async (t) => {

@@ -16,7 +16,7 @@ import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { createApp } from '../../src/main/app.js';
 import { loadConfig } from '../../src/main/config.js';
-import { createLogger, silentLogger } from '../../src/main/log.js';
+import { createLogger, silentLogger } from '../../src/common/log.js';
 import { kafka, KAFKA_BROKER, PG, uniqueName } from '../helpers.js';
 import { DEPLOY, exportedNames, kitExpressions, metricNames, missing, ROOT, SCRAPE_GENERATED } from '../ops-helpers.js';
 

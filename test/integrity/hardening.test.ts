@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createApp } from '../../src/main/app.js';
 import { CheckpointStore } from '../../src/main/checkpoint.js';
 import { loadConfig } from '../../src/main/config.js';
-import { silentLogger } from '../../src/main/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { WindowStore } from '../../src/main/window-store.js';
 import { Kind, type AggregateResult } from '../../src/workers/protocol.js';
 import { STATS_WIDTH, statsAdd, statsInit } from '../../src/workers/stats.js';

@@ -12,7 +12,7 @@ import { KAFKA_BROKER, kafka, uniqueName } from '../helpers.js';
 import { KafkaOutput, type KafkaOutputOptions } from '../../loadgen/kafka-output.js';
 import { KafkaWireError, type BrokerConnection } from '../../loadgen/kafka-wire.js';
 import type { LoadEvent, Topics } from '../../loadgen/generate.js';
-import { SmartGridError } from '../../src/main/errors.js';
+import { SmartGridError } from '../../src/common/errors.js';
 
 
 function topicsFor(prefix: string): Topics {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseLoadgenArgs, parseStart } from '../../loadgen/config.js';
 import { runLoad } from '../../loadgen/run.js';
-import { ConfigError } from '../../src/main/errors.js';
+import { ConfigError } from '../../src/common/errors.js';
 import { createTopics, KAFKA_BROKER, uniqueName } from '../helpers.js';
 
 test('--start now, now-D and ISO times', () => {

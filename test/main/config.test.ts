@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENGINE_ENV_VARS, groupDirName, helpText, loadConfig, parseDuration } from '../../src/main/config.js';
-import { ConfigError } from '../../src/main/errors.js';
+import { ConfigError } from '../../src/common/errors.js';
 
 const CLI = fileURLToPath(new URL('../../src/main/cli.js', import.meta.url));
 

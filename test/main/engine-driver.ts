@@ -7,8 +7,8 @@
  */
 import { Engine, type EngineOptions } from '../../src/main/engine.js';
 import type { Snapshot, TopicSnapshot } from '../../src/main/checkpoint.js';
-import { SmartGridError } from '../../src/main/errors.js';
-import type { Logger } from '../../src/main/log.js';
+import { SmartGridError } from '../../src/common/errors.js';
+import type { Logger } from '../../src/common/log.js';
 import { EngineMetrics } from '../../src/main/metrics.js';
 import type { Sink, SinkBatch, SinkCounts } from '../../src/main/sink.js';
 import type { GroupMember, PartitionOffsets, PartitionRef, RecordSource, SourceHandlers, SourceMessage } from '../../src/main/source.js';

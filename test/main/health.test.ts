@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { logLevel } from 'kafkajs';
 import { KafkaReachability, Probes, type EngineProbeStatus } from '../../src/main/health.js';
 import { kafkaLogger } from '../../src/main/kafka-source.js';
-import { createLogger } from '../../src/main/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { EngineMetrics } from '../../src/main/metrics.js';
 
 function capture() {

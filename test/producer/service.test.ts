@@ -13,7 +13,7 @@ import type { Consumer } from 'kafkajs';
 import { KAFKA_BROKER, createTopics, kafka, uniqueName } from '../helpers.js';
 import { startWeatherService, type WeatherService } from '../../src/producer/service.js';
 import { weatherProducerConfig } from '../../src/producer/config.js';
-import { ConfigError } from '../../src/main/errors.js';
+import { ConfigError } from '../../src/common/errors.js';
 
 const FIELDS = ['timestamp', 'temperature', 'humidity', 'pressure', 'wind_speed', 'wind_direction', 'weather_condition', 'location'];
 

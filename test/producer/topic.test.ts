@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWeatherService } from '../../src/producer/service.js';
-import { createLogger } from '../../src/main/log.js';
+import { createLogger } from '../../src/common/log.js';
 import { KAFKA_BROKER, kafka, uniqueName } from '../helpers.js';
 
 async function post(port: number): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -2,7 +2,7 @@
  * One error type for the whole project: every error carries a stable `code`, the `cause`
  * that led to it, and whether retrying can help.
  */
-import { describeError } from '../common/describe-error.js';
+import { describeError } from './describe-error.js';
 export const ErrorCodes = [
   'CONFIG_INVALID',
   'KAFKA_UNAVAILABLE',
