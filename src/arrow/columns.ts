@@ -6,13 +6,6 @@
  */
 import { makeTable, type Table } from 'apache-arrow';
 
-/** Column names per kind. `event_time` is epoch ms, `group` an id into the batch's key list. */
-export const COLUMNS = {
-  sensor: ['event_time', 'group', 'value'],
-  meter: ['event_time', 'group', 'reading'],
-  weather: ['event_time', 'condition', 'temperature', 'humidity', 'pressure', 'wind_speed'],
-} as const;
-
 /** Growable column buffers, reused across batches by one worker. */
 export class ColumnBuffers {
   readonly f64: Map<string, Float64Array> = new Map();

@@ -83,14 +83,6 @@ export class TopicClock {
     return this.wm;
   }
 
-  /** Whether some partition is waiting for the idle timeout to pass. */
-  hasPendingIdle(now: number): boolean {
-    for (const p of this.parts.values()) {
-      if (p.caughtUpSince !== null && now - p.caughtUpSince < this.idleMs) return true;
-    }
-    return false;
-  }
-
   snapshot(): { watermark: number | null; partitions: PartitionClockState[] } {
     return {
       watermark: Number.isFinite(this.wm) ? this.wm : null,

@@ -3,12 +3,6 @@
  * way the engine does). Pure functions, no allocation beyond the result.
  */
 
-/** The result of a failed parse: the reason code and a sentence naming the field. */
-export interface FieldError {
-  reason: 'invalid_record' | 'out_of_range';
-  error: string;
-}
-
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /**
  * The event times the engine accepts: years 0001 to 9999, the four-digit years of ISO 8601

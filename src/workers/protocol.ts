@@ -23,7 +23,6 @@ export const SUM_SCALE = [1e9, 1e7, 1e9] as const;
 
 /** Dead-letter reasons, as stored in `dead_letters.reason`. Index 0 means "accepted". */
 export const REASONS = ['', 'invalid_json', 'invalid_record', 'out_of_range', 'late', 'future'] as const;
-export type Reason = Exclude<(typeof REASONS)[number], ''>;
 export const R_INVALID_JSON = 1;
 export const R_INVALID_RECORD = 2;
 export const R_OUT_OF_RANGE = 3;
