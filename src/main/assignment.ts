@@ -47,7 +47,7 @@ export function applyAssignment(
   log.info('partitions assigned', { count: assigned.length });
 }
 
-/** Learns which assigned partitions have nothing to fetch (they never send a batch). */
+/** Learns which partitions have nothing to fetch (they never send a batch) and which have records left. */
 export async function refreshBacklog(
   positions: Positions,
   streams: StreamOperator[],
@@ -57,8 +57,10 @@ export async function refreshBacklog(
   for (const s of streams) {
     const offs = await source.offsets(s.topic);
     for (const o of offs) {
+      // Every partition, assigned or not: a single instance owns them all, and one with
+      // records left (even while another member holds it) holds the watermark back.
       const ps = positions.get(s.topic, o.partition);
-      if (ps === undefined || !ps.assigned || ps.next === null) continue;
+      if (ps === undefined || ps.next === null) continue;
       ps.high = o.high;
       s.clock.progress(o.partition, ps.next < (ps.target ?? o.high), now());
     }

@@ -209,6 +209,16 @@ export class Engine {
         checkpointDir: checkpoints.dir,
       });
       for (const d of deleted) this.log.warn('records were deleted by retention before they were processed', d);
+      // A single instance owns every partition of its topics: each holds the watermark
+      // from the start (at the event time its state reached), whether or not the group
+      // has assigned it yet — otherwise partitions assigned first (or a split with an
+      // intruder) could finalise windows that the others' records still belong to.
+      const now = this.now();
+      for (const ps of this.positions.all()) {
+        if (ps.kind !== s.kind || ps.next === null) continue;
+        s.clock.assign(ps.partition, ps.next < (ps.target ?? ps.high), now);
+        s.clock.observe(ps.partition, ps.maxTs);
+      }
     }
   }
 

@@ -288,3 +288,21 @@ test('--max-open-states: at the bound fetching pauses; when no window can become
   assert.equal(taken, false, 'the waiting batch was not taken');
   assert.equal(d.metrics.recordsIn[0].aggregated, 12);
 });
+
+test('a partition not assigned yet still holds the watermark: an assignment of only some partitions finalises nothing early', async () => {
+  const d = await startDriver({ idleTimeoutMs: 30 }, (p) => {
+    p.source.produce(S, 0, minutes(20));
+    p.source.produce(S, 1, minutes(20));
+  });
+  // The group hands this single instance partition 0 only (another member holds 1 for a while).
+  d.source.assign([{ topic: S, partition: 0 }]);
+  await d.source.deliver(S, 0, { count: 20 });
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(d.sink.rows.length, 0, 'partition 1 has records left: nothing is final');
+  d.source.assign(both);
+  await d.source.deliver(S, 1, { count: 20 });
+  await until('final windows', () => d.sink.rows.length >= 3 || undefined);
+  await stopped(d);
+  assert.equal(d.metrics.recordsIn[0].late, 0, 'no record of partition 1 was made late');
+  assert.ok(d.sink.rows.filter((r) => r.start === BASE).every((r) => r.count === 10));
+});
