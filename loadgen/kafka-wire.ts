@@ -14,7 +14,6 @@ import net from 'node:net';
 
 // The record format (RecordBatch v2, CRC-32C, varints) lives in src/kafka/record-batch.ts,
 // one place for the bytes the engine also reads.
-export { RecordBatchBuilder } from '../src/kafka/record-batch.js';
 
 // ------------------------------------------------------------------ Produce v3 over a socket
 

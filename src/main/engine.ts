@@ -48,7 +48,6 @@ import type { BatchContext, PartitionRef, SourceBatch } from './source.js';
 import { StateLimit } from './state-limit.js';
 import { StreamOperator } from './stream.js';
 
-export { instanceOfClient } from './single-owner.js';
 
 export type { EngineDeps, EngineOptions, EngineStatus } from './engine-types.js';
 
