@@ -10,6 +10,9 @@ import { ConfigError } from '../common/errors.js';
 
 export interface EngineConfig {
   kafkaBrokers: string[];
+  /** Which Kafka read path: the engine's own (workers decode record batches) or kafkajs. */
+  kafkaClient: 'wire' | 'kafkajs';
+  isolationLevel: 'read_uncommitted' | 'read_committed';
   topics: { sensor: string; meter: string; weather: string };
   postgres: { host: string; port: number; database: string; user: string; password: string; schema: string };
   groupId: string;
@@ -69,6 +72,8 @@ interface Option<K extends keyof Flat = keyof Flat> {
 /** The options as a flat record; nested into EngineConfig at the end. */
 interface Flat {
   kafkaBroker: string[];
+  kafkaClient: 'wire' | 'kafkajs';
+  isolationLevel: 'read_uncommitted' | 'read_committed';
   topicSensor: string;
   topicMeter: string;
   topicWeather: string;
@@ -236,6 +241,8 @@ function opt<K extends keyof Flat>(
 
 export const OPTIONS = [
   opt('kafkaBroker', '--kafka-broker', 'KAFKA_BROKER', '127.0.0.1:9092', brokers, 'Kafka bootstrap servers, host:port[,host:port…]'),
+  opt('kafkaClient', '--kafka-client', 'SMARTGRID_KAFKA_CLIENT', 'kafkajs', oneOf('wire', 'kafkajs'), 'Kafka read path: wire (the engine fetches raw record batches, workers decode them; assignment from the snapshot) or kafkajs (consumer group member)'),
+  opt('isolationLevel', '--isolation-level', 'SMARTGRID_ISOLATION_LEVEL', 'read_uncommitted', oneOf('read_uncommitted', 'read_committed'), 'read_committed skips records of aborted transactions and stops at the last stable offset (wire client)'),
   opt('topicSensor', '--topic-sensor', 'KAFKA_TOPIC_SENSOR_DATA', 'smartgrid-sensor-data', topicName, 'sensor readings topic'),
   opt('topicMeter', '--topic-meter', 'KAFKA_TOPIC_METER_READINGS', 'smartgrid-meter-readings', topicName, 'meter readings topic'),
   opt('topicWeather', '--topic-weather', 'KAFKA_TOPIC_WEATHER', 'smartgrid-weather-data', topicName, 'weather topic'),
@@ -341,6 +348,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     help,
     config: {
       kafkaBrokers: f.kafkaBroker,
+      kafkaClient: f.kafkaClient,
+      isolationLevel: f.isolationLevel,
       topics,
       postgres: { host: f.pgHost, port: f.pgPort, database: f.pgDatabase, user: f.pgUser, password: postgresPassword(f, raw.get('pgPasswordFile')?.source, raw.get('pgPassword')?.source ?? (env.POSTGRES_PASSWORD !== undefined ? 'POSTGRES_PASSWORD' : undefined)), schema: f.pgSchema },
       groupId: f.groupId,
