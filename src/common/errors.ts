@@ -9,6 +9,10 @@ export const ErrorCodes = [
   'KAFKA_ERROR',
   // Kafka answers, but a topic the service writes to does not exist (and was not created)
   'KAFKA_TOPIC_MISSING',
+  // a fetched record batch cannot be read (CRC mismatch, unknown codec, corrupt framing)
+  'KAFKA_CORRUPT_DATA',
+  // the position the state covers is not in the partition's log (deleted or recreated topic)
+  'KAFKA_OFFSET_OUT_OF_RANGE',
   'POSTGRES_UNAVAILABLE',
   'POSTGRES_ERROR',
   'SINK_WRITE_FAILED',

@@ -431,6 +431,8 @@ interface Assigned {
   partition: number;
   offset: bigint;
   paused: boolean;
+  /** This partition's fetch size: partitionMaxBytes, raised while batches do not fit it. */
+  maxBytes: number;
 }
 
 /**
@@ -467,7 +469,7 @@ export class Fetcher {
     this.assigned.clear();
     for (const p of partitions) {
       if (p.offset < 0n) throw new KafkaWireError('INVALID_ARGUMENT', `${p.topic}[${p.partition}]: offset must be ≥ 0 (resolve earliest/latest with listOffsets first)`);
-      this.assigned.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition, offset: p.offset, paused: false });
+      this.assigned.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition, offset: p.offset, paused: false, maxBytes: this.partitionMaxBytes });
     }
   }
 
@@ -530,7 +532,7 @@ export class Fetcher {
           partition: a.partition,
           offset: a.offset,
           leaderEpoch,
-          maxBytes: this.partitionMaxBytes,
+          maxBytes: a.maxBytes,
         }));
         const res = await this.client.fetchFrom(leaderId, reqs, {
           maxWaitMs: this.maxWaitMs,
@@ -588,7 +590,15 @@ export class Fetcher {
     };
     if (p.errorCode === KafkaCode.NONE) {
       const scan = scanBatches(p.records);
-      if (scan.batches === 0) return { ...base, records: p.records.subarray(0, 0), nextOffset: a.offset };
+      if (scan.batches === 0) {
+        // Records are there but none came: the next batch is larger than the partition's
+        // fetch size, and the broker hands an oversized batch only to the first partition
+        // of a response (KIP-74), so this one would get a turn once per round of
+        // partitions and fall behind the others. Its fetch size grows until a batch fits.
+        const end = this.readCommitted ? p.lastStableOffset : p.highWatermark;
+        if (end > a.offset) a.maxBytes = Math.min(this.maxBytes, a.maxBytes * 2);
+        return { ...base, records: p.records.subarray(0, 0), nextOffset: a.offset };
+      }
       const nextOffset = BigInt(scan.lastOffset) + 1n;
       a.offset = nextOffset > a.offset ? nextOffset : a.offset;
       return { ...base, records: p.records.subarray(0, scan.bytes), nextOffset: a.offset };

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { CheckpointStore } from './checkpoint.js';
 import { groupDirName, type EngineConfig } from './config.js';
 import { DirLock } from './dir-lock.js';
+import { GroupLock } from './group-lock.js';
 import { Engine } from './engine.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import { KafkaSource } from './kafka-source.js';
+import { WireSource } from './wire-source.js';
 import type { Logger } from '../common/log.js';
 import { EngineMetrics, registerEngineMetrics } from './metrics.js';
 import { KafkaReachability, Probes } from './health.js';
@@ -44,22 +46,40 @@ export function createApp(config: EngineConfig, log: Logger): App {
   // lets the earlier of two engines that joined at once keep the group.
   const instanceId = `${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const pool = createPool(config.workers);
-  const source = new KafkaSource(
-    {
-      brokers: config.kafkaBrokers,
-      groupId: config.groupId,
-      clientId: `smartgrid-stream@${instanceId}`,
-      fromBeginning: config.startingOffsets === 'earliest',
-      maxBytesPerPartition: config.maxBytesPerPartition,
-      maxBytes: config.maxBytes,
-      maxWaitMs: config.maxWaitMs,
-      partitionsConcurrency: config.partitionsConcurrency,
-      sessionTimeoutMs: config.sessionTimeoutMs,
-      reachability,
-    },
-    log.child('kafka'),
-  );
-  source.subscribeTo([config.topics.sensor, config.topics.meter, config.topics.weather]);
+  const clientId = `smartgrid-stream@${instanceId}`;
+  const topics = [config.topics.sensor, config.topics.meter, config.topics.weather];
+  const source: RecordSource =
+    config.kafkaClient === 'wire'
+      ? new WireSource(
+          {
+            brokers: config.kafkaBrokers,
+            groupId: config.groupId,
+            clientId,
+            fromBeginning: config.startingOffsets === 'earliest',
+            maxBytesPerPartition: config.maxBytesPerPartition,
+            maxBytes: config.maxBytes,
+            maxWaitMs: config.maxWaitMs,
+            readCommitted: config.isolationLevel === 'read_committed',
+            reachability,
+          },
+          log.child('kafka'),
+        )
+      : new KafkaSource(
+          {
+            brokers: config.kafkaBrokers,
+            groupId: config.groupId,
+            clientId,
+            fromBeginning: config.startingOffsets === 'earliest',
+            maxBytesPerPartition: config.maxBytesPerPartition,
+            maxBytes: config.maxBytes,
+            maxWaitMs: config.maxWaitMs,
+            partitionsConcurrency: config.partitionsConcurrency,
+            sessionTimeoutMs: config.sessionTimeoutMs,
+            reachability,
+            topics,
+          },
+          log.child('kafka'),
+        );
   let probes: Probes | null = null;
   // The probes learn of assignments by watching the engine's source, so the engine needs no hook.
   const watched: RecordSource = {
@@ -85,7 +105,8 @@ export function createApp(config: EngineConfig, log: Logger): App {
   const dir = join(config.checkpointDir, groupDirName(config.groupId));
   const checkpoints = new CheckpointStore(dir, config.checkpointsKept, log.child('checkpoint'));
   const lock = new DirLock(dir, instanceId);
-  const engine = new Engine(config, { source: watched, sink, pool, checkpoints, metrics, log, lock });
+  const groupLock = new GroupLock(config.postgres, config.groupId, instanceId, log.child('lock'));
+  const engine = new Engine(config, { source: watched, sink, pool, checkpoints, metrics, log, lock, groupLock });
   probes = new Probes(engine, metrics, reachability, { kafkaUnreachableAfterMs: config.kafkaUnreachableAfterMs });
   const ready = probes;
   registerEngineMetrics(metrics, {

@@ -241,7 +241,7 @@ function opt<K extends keyof Flat>(
 
 export const OPTIONS = [
   opt('kafkaBroker', '--kafka-broker', 'KAFKA_BROKER', '127.0.0.1:9092', brokers, 'Kafka bootstrap servers, host:port[,host:port…]'),
-  opt('kafkaClient', '--kafka-client', 'SMARTGRID_KAFKA_CLIENT', 'kafkajs', oneOf('wire', 'kafkajs'), 'Kafka read path: wire (the engine fetches raw record batches, workers decode them; assignment from the snapshot) or kafkajs (consumer group member)'),
+  opt('kafkaClient', '--kafka-client', 'SMARTGRID_KAFKA_CLIENT', 'wire', oneOf('wire', 'kafkajs'), 'Kafka read path: wire (the engine fetches raw record batches, workers decode them; assignment from the snapshot) or kafkajs (consumer group member)'),
   opt('isolationLevel', '--isolation-level', 'SMARTGRID_ISOLATION_LEVEL', 'read_uncommitted', oneOf('read_uncommitted', 'read_committed'), 'read_committed skips records of aborted transactions and stops at the last stable offset (wire client)'),
   opt('topicSensor', '--topic-sensor', 'KAFKA_TOPIC_SENSOR_DATA', 'smartgrid-sensor-data', topicName, 'sensor readings topic'),
   opt('topicMeter', '--topic-meter', 'KAFKA_TOPIC_METER_READINGS', 'smartgrid-meter-readings', topicName, 'meter readings topic'),

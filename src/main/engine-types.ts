@@ -4,6 +4,7 @@
  */
 import type { CheckpointStore } from './checkpoint.js';
 import type { DirLock } from './dir-lock.js';
+import type { OwnerLock } from './single-owner.js';
 import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 import type { AggregatePool } from './pool.js';
@@ -53,6 +54,8 @@ export interface EngineDeps {
    * a time owns the state (see dir-lock.ts). Tests that run engines in-process may omit it.
    */
   lock?: DirLock;
+  /** The consumer group's lock in PostgreSQL (group-lock.ts), taken after the directory's. */
+  groupLock?: OwnerLock;
 }
 
 export interface EngineStatus {

@@ -32,7 +32,7 @@
  *   differently produces the same digits (floating-point sums would not).
  */
 import { performance } from 'node:perf_hooks';
-import { Kind, type AggregateResult } from '../workers/protocol.js';
+import { Kind } from '../workers/protocol.js';
 import { applyAssignment, refreshBacklog } from './assignment.js';
 import type { EngineDeps, EngineOptions, EngineStatus } from './engine-types.js';
 import type { Snapshot, TopicSnapshot } from './checkpoint.js';
@@ -40,7 +40,7 @@ import { Checkpointer } from './checkpointer.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { Positions, type PartState } from './positions.js';
-import { route } from './router.js';
+import { dispatchMessages, dispatchRaw, type TaskOutcome } from './dispatch.js';
 import { Signal, sleep } from '../common/signal.js';
 import { SingleOwner } from './single-owner.js';
 import { SinkWriter } from './sink-writer.js';
@@ -98,7 +98,7 @@ export class Engine {
     this.positions = new Positions((topic) => this.byTopic.get(topic)?.kind);
     this.writer = new SinkWriter(deps.sink, deps.metrics, deps.log, opts, this.now, () => this.gateSignal.notify(), () => this.fatal);
     this.checkpointer = new Checkpointer(deps.checkpoints, deps.source, deps.metrics, deps.log, opts, this.now);
-    this.owner = new SingleOwner(deps.lock, deps.source, opts.groupId, deps.log);
+    this.owner = new SingleOwner(deps.lock, deps.source, opts.groupId, deps.log, deps.groupLock);
     this.stateLimit = new StateLimit(opts.maxOpenStates, opts.stateLimitGraceMs ?? opts.idleTimeoutMs + 5000, deps.log);
     this.done = new Promise((r) => (this.doneResolve = r));
   }
@@ -274,9 +274,9 @@ export class Engine {
     if (this.stopping) return false;
     const ps = this.positions.part(batch.topic, batch.partition);
     const s = this.streams[ps.kind];
-    const plan = this.positions.plan(ps, batch);
+    const plan = batch.raw === undefined ? this.positions.plan(ps, batch) : this.positions.planRaw(ps, batch.raw);
     if (plan.action === 'seek') {
-      // kafkajs fetched from its own position before our seek took effect.
+      // The source fetched from its own position before our seek took effect.
       this.deps.source.seek(batch.topic, batch.partition, plan.offset);
       return false;
     }
@@ -285,30 +285,33 @@ export class Engine {
         topic: batch.topic,
         partition: batch.partition,
         expected: plan.skippedFrom,
-        got: batch.messages[0].offset,
+        got: 'messages' in plan ? plan.messages[0]?.offset : plan.fetchOffset,
       });
     }
-    const { messages: msgs, next } = plan;
     const id = ++this.batchSeq;
     const t0 = performance.now();
-    const wd = s.dispatch(id);
+    const c = {
+      stream: s,
+      watermark: s.dispatch(id),
+      futureLimit: this.opts.maxFutureSkewMs > 0 ? this.now() + this.opts.maxFutureSkewMs : Infinity,
+      pool: this.deps.pool,
+    };
     this.active++;
-    let work: Promise<{ tasks: ReturnType<typeof route>; results: AggregateResult[] }> | null = null;
-    if (msgs.length > 0) {
-      const futureLimit = this.opts.maxFutureSkewMs > 0 ? this.now() + this.opts.maxFutureSkewMs : Infinity;
-      const tasks = route(msgs, s.kind, s.windowMs, wd, this.deps.pool.threads, this.opts.taskRecords, futureLimit);
-      work = Promise.all(tasks.map((t) => this.deps.pool.run(t.task))).then((results) => ({ tasks, results }));
-      // Reported through the chain below; this only keeps the rejection from being unhandled.
-      work.catch(() => {});
+    let work: Promise<TaskOutcome[]> | null = null;
+    if ('messages' in plan) {
+      if (plan.messages.length > 0) work = dispatchMessages(plan.messages, this.opts.taskRecords, c);
+    } else if (batch.raw!.bytes.length > 0 && plan.fetchOffset < plan.endOffset) {
+      work = dispatchRaw(batch.raw!, plan.fetchOffset, plan.endOffset, c);
     }
+    // Reported through the chain below; this only keeps the rejection from being unhandled.
+    work?.catch(() => {});
     const merge = async (): Promise<void> => {
       if (work !== null) {
-        const { tasks, results } = await work;
         let maxTs = -Infinity;
-        for (let i = 0; i < results.length; i++) {
-          const r = results[i];
+        for (const o of await work) {
+          const r = o.result;
           s.merge(r);
-          this.writer.addRejected(batch, msgs, tasks[i].index, r);
+          this.writer.addRejected(batch.topic, batch.partition, o);
           if (r.partMaxTs[0] > maxTs) maxTs = r.partMaxTs[0];
           this.deps.metrics.recordResult(s.kind, r);
         }
@@ -318,7 +321,7 @@ export class Engine {
         s.clock.observe(batch.partition, maxTs);
         this.deps.metrics.batchLatency.recordMs(performance.now() - t0);
       }
-      this.afterBatch(ps, s, batch, next);
+      this.afterBatch(ps, s, batch, plan.next);
     };
     ps.chain = ps.chain
       .then(merge)

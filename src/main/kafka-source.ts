@@ -17,6 +17,8 @@ export interface KafkaSourceOptions {
   maxWaitMs: number;
   partitionsConcurrency: number;
   sessionTimeoutMs?: number;
+  /** The topics to subscribe to. */
+  topics: string[];
   /** Told about every answer from Kafka and every connection failure (readiness, outage logs). */
   reachability?: KafkaReachabilityListener;
 }
@@ -55,13 +57,14 @@ export function kafkaLogger(log: Logger, reachability?: KafkaReachabilityListene
 export class KafkaSource implements RecordSource {
   private readonly kafka: Kafka;
   private readonly admin: Admin;
+  private readonly topicAdmin: KafkaAdmin;
   private readonly consumer: Consumer;
   private running = false;
   readonly clientId: string;
 
   constructor(
     private readonly opts: KafkaSourceOptions,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.clientId = opts.clientId ?? 'smartgrid-stream';
     this.kafka = new Kafka({
@@ -75,6 +78,7 @@ export class KafkaSource implements RecordSource {
       connectionTimeout: 5000,
     });
     this.admin = this.kafka.admin();
+    this.topicAdmin = new KafkaAdmin(this.admin, log);
     this.consumer = this.kafka.consumer({
       groupId: opts.groupId,
       maxBytesPerPartition: opts.maxBytesPerPartition,
@@ -103,6 +107,88 @@ export class KafkaSource implements RecordSource {
     }
   }
 
+  ensureTopics(topics: string[], create: boolean, partitions: number): Promise<Map<string, number[]>> {
+    return this.topicAdmin.ensureTopics(topics, create, partitions);
+  }
+
+  async offsets(topic: string): Promise<PartitionOffsets[]> {
+    const res = await this.admin.fetchTopicOffsets(topic);
+    return res.map((r) => ({ partition: r.partition, low: Number(r.low), high: Number(r.high) }));
+  }
+
+  async committed(topic: string): Promise<Map<number, number>> {
+    const res = await this.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+    const out = new Map<number, number>();
+    for (const t of res) for (const p of t.partitions) out.set(p.partition, Number(p.offset));
+    return out;
+  }
+
+  groupMembers(): Promise<GroupMember[]> {
+    return this.topicAdmin.groupMembers(this.opts.groupId);
+  }
+
+  async run(h: SourceHandlers): Promise<void> {
+    const c = this.consumer;
+    c.on(c.events.GROUP_JOIN, (e) => {
+      const assigned: PartitionRef[] = [];
+      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of parts) assigned.push({ topic, partition });
+      }
+      h.onAssignment(assigned);
+    });
+    c.on(c.events.CRASH, (e) => {
+      if (!e.payload.restart) h.onFatal(e.payload.error);
+    });
+    await c.connect();
+    await c.subscribe({ topics: this.opts.topics, fromBeginning: this.opts.fromBeginning });
+    this.running = true;
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrency,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
+        if (batch.messages.length === 0 || isStale()) return;
+        const messages = batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value }));
+        const done = await h.onBatch(
+          { topic: batch.topic, partition: batch.partition, highWatermark: Number(batch.highWatermark), messages },
+          { heartbeat },
+        );
+        // Only now does kafkajs move its fetch position past these records.
+        if (done) resolveOffset(batch.lastOffset());
+      },
+    });
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    this.consumer.seek({ topic, partition, offset: String(offset) });
+  }
+
+  pause(): void {
+    if (this.running) this.consumer.pause(this.opts.topics.map((topic) => ({ topic })));
+  }
+
+  async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ ...o, offset: String(o.offset) })));
+  }
+
+  async stop(): Promise<void> {
+    if (this.running) await this.consumer.disconnect().catch(() => {});
+    this.running = false;
+    await this.admin.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * The admin requests both sources use through kafkajs (off the hot path): creating or
+ * waiting for the input topics, and describing the consumer group.
+ */
+export class KafkaAdmin {
+  constructor(
+    private readonly admin: Admin,
+    private readonly log: Logger,
+  ) {}
+
   async ensureTopics(topics: string[], create: boolean, partitions: number): Promise<Map<string, number[]>> {
     for (let attempt = 0; ; attempt++) {
       const existing = new Set(await this.admin.listTopics());
@@ -125,79 +211,10 @@ export class KafkaSource implements RecordSource {
     return new Map(meta.topics.map((t) => [t.name, t.partitions.map((p) => p.partitionId).sort((a, b) => a - b)]));
   }
 
-  async offsets(topic: string): Promise<PartitionOffsets[]> {
-    const res = await this.admin.fetchTopicOffsets(topic);
-    return res.map((r) => ({ partition: r.partition, low: Number(r.low), high: Number(r.high) }));
-  }
-
-  async committed(topic: string): Promise<Map<number, number>> {
-    const res = await this.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
-    const out = new Map<number, number>();
-    for (const t of res) for (const p of t.partitions) out.set(p.partition, Number(p.offset));
-    return out;
-  }
-
-  async groupMembers(): Promise<GroupMember[]> {
-    const { groups } = await this.admin.describeGroups([this.opts.groupId]);
-    const g = groups.find((x) => x.groupId === this.opts.groupId);
+  async groupMembers(groupId: string): Promise<GroupMember[]> {
+    const { groups } = await this.admin.describeGroups([groupId]);
+    const g = groups.find((x) => x.groupId === groupId);
     if (g === undefined || g.state === 'Dead' || g.state === 'Empty') return [];
     return g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost }));
-  }
-
-  async run(h: SourceHandlers): Promise<void> {
-    const c = this.consumer;
-    c.on(c.events.GROUP_JOIN, (e) => {
-      const assigned: PartitionRef[] = [];
-      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) {
-        for (const partition of parts) assigned.push({ topic, partition });
-      }
-      h.onAssignment(assigned);
-    });
-    c.on(c.events.CRASH, (e) => {
-      if (!e.payload.restart) h.onFatal(e.payload.error);
-    });
-    await c.connect();
-    await c.subscribe({ topics: this.topicsToSubscribe, fromBeginning: this.opts.fromBeginning });
-    this.running = true;
-    await c.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConcurrency,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
-        if (batch.messages.length === 0 || isStale()) return;
-        const messages = batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key, value: m.value }));
-        const done = await h.onBatch(
-          { topic: batch.topic, partition: batch.partition, highWatermark: Number(batch.highWatermark), messages },
-          { heartbeat },
-        );
-        // Only now does kafkajs move its fetch position past these records.
-        if (done) resolveOffset(batch.lastOffset());
-      },
-    });
-  }
-
-  private topicsToSubscribe: string[] = [];
-
-  subscribeTo(topics: string[]): void {
-    this.topicsToSubscribe = topics;
-  }
-
-  seek(topic: string, partition: number, offset: number): void {
-    this.consumer.seek({ topic, partition, offset: String(offset) });
-  }
-
-  pause(): void {
-    if (this.running) this.consumer.pause(this.topicsToSubscribe.map((topic) => ({ topic })));
-  }
-
-  async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
-    if (offsets.length === 0) return;
-    await this.consumer.commitOffsets(offsets.map((o) => ({ ...o, offset: String(o.offset) })));
-  }
-
-  async stop(): Promise<void> {
-    if (this.running) await this.consumer.disconnect().catch(() => {});
-    this.running = false;
-    await this.admin.disconnect().catch(() => {});
   }
 }

@@ -13,7 +13,7 @@
 import type { Kind } from '../workers/protocol.js';
 import type { Snapshot } from './checkpoint.js';
 import { SmartGridError } from '../common/errors.js';
-import type { PartitionOffsets, SourceBatch, SourceMessage } from './source.js';
+import type { PartitionOffsets, RawRecords, SourceBatch, SourceMessage } from './source.js';
 
 export interface PartState {
   kind: Kind;
@@ -34,6 +34,11 @@ export interface PartState {
 export type BatchPlan =
   | { action: 'seek'; offset: number }
   | { action: 'process'; messages: SourceMessage[]; next: number; skippedFrom: number | null };
+
+/** What to do with raw record batches (see Positions.planRaw). */
+export type RawPlan =
+  | { action: 'seek'; offset: number }
+  | { action: 'process'; fetchOffset: number; endOffset: number; next: number; skippedFrom: number | null };
 
 export interface StartOptions {
   groupId: string;
@@ -161,6 +166,30 @@ export class Positions {
     else next = Math.max(pos ?? 0, Math.min(last + 1, ps.target ?? Infinity));
     ps.fetched = next;
     return { action: 'process', messages: msgs, next, skippedFrom };
+  }
+
+  /**
+   * The same for raw record batches, whose records only a worker sees: the source fetched
+   * from `raw.fetchOffset` (the worker drops records below it and, in available-now mode,
+   * at or beyond the target), and continues at `raw.nextOffset`. A fetch from another
+   * position than expected is dropped and the seek repeated, unless the source moved
+   * ahead on its own (records deleted by retention): then the gap is reported.
+   */
+  planRaw(ps: PartState, raw: RawRecords): RawPlan {
+    const pos = ps.fetched;
+    let skippedFrom: number | null = null;
+    if (pos !== null && raw.fetchOffset !== pos) {
+      if (raw.fetchOffset < pos || ps.seeking) {
+        ps.seeking = false;
+        return { action: 'seek', offset: pos };
+      }
+      skippedFrom = pos;
+    }
+    ps.seeking = false;
+    const endOffset = ps.target ?? Infinity;
+    const next = Math.max(raw.fetchOffset, Math.min(raw.nextOffset, endOffset));
+    ps.fetched = next;
+    return { action: 'process', fetchOffset: raw.fetchOffset, endOffset, next, skippedFrom };
   }
 
   /** The batch is merged: processing stands at `next`. Returns whether records are left to fetch. */

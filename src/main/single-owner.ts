@@ -10,6 +10,13 @@ import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { RecordSource } from './source.js';
 
+/** A lock on the consumer group that every instance can see (group-lock.ts). */
+export interface OwnerLock {
+  acquire(): Promise<void>;
+  release(): Promise<void>;
+  onLost: (why: string) => void;
+}
+
 export class SingleOwner {
   /** This instance has owned partitions (so a member that joins later is the newcomer). */
   ownedBefore = false;
@@ -19,12 +26,17 @@ export class SingleOwner {
     private readonly source: RecordSource,
     private readonly groupId: string,
     private readonly log: Logger,
+    private readonly groupLock?: OwnerLock,
   ) {}
 
   /** Takes the checkpoint directory's lock; `onLost` is called if it is taken away later. */
   async acquire(onLost: (e: SmartGridError) => void): Promise<void> {
     const lock = this.lock;
     if (lock === undefined) return;
+    if (this.groupLock !== undefined) {
+      this.groupLock.onLost = (why) => onLost(new SmartGridError('INSTANCE_CONFLICT', `lost the instance lock: ${why}; stopping without writing`));
+      await this.groupLock.acquire();
+    }
     lock.onLost = (why) => onLost(new SmartGridError('INSTANCE_CONFLICT', `lost the checkpoint directory lock: ${why}; stopping without writing`));
     const owner = await lock.acquire();
     this.log.info('checkpoint directory locked', {
@@ -35,6 +47,7 @@ export class SingleOwner {
   }
 
   async release(): Promise<void> {
+    await this.groupLock?.release();
     await this.lock?.release();
   }
 

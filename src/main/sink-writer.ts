@@ -8,13 +8,13 @@
  * PostgreSQL outage).
  */
 import { performance } from 'node:perf_hooks';
-import { REASONS, type AggregateResult, type Kind } from '../workers/protocol.js';
+import { REASONS, type Kind } from '../workers/protocol.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 import { backoff, sleep } from '../common/signal.js';
 import type { DeadLetter, Sink, SinkBatch } from './sink.js';
-import type { SourceBatch, SourceMessage } from './source.js';
+import type { TaskOutcome } from './dispatch.js';
 import type { WindowState } from './window-store.js';
 
 export interface SinkWriterOptions {
@@ -58,14 +58,15 @@ export class SinkWriter {
   }
 
   /** The records a worker rejected, as dead letters (raw key and payload copied). */
-  addRejected(batch: SourceBatch, msgs: SourceMessage[], index: Uint32Array, r: AggregateResult): void {
+  addRejected(topic: string, partition: number, o: TaskOutcome): void {
+    const r = o.result;
     for (let j = 0; j < r.rejected.length; j++) {
-      const msg = msgs[index[r.rejected[j]]];
+      const msg = o.rejected(j);
       const reason = REASONS[r.reasons[j]];
       this.metrics.recordDeadLetter(reason);
       this.deadLetters.push({
-        topic: batch.topic,
-        partition: batch.partition,
+        topic,
+        partition,
         offset: msg.offset,
         // Copies: the fetched buffers are slices of a large response we must not pin.
         key: msg.key === null ? null : Buffer.from(msg.key),

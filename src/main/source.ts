@@ -8,12 +8,31 @@ export interface SourceMessage {
   value: Buffer | null;
 }
 
+/**
+ * One partition's fetched record batches as raw bytes (the wire source): the main thread
+ * never looks at a record; a worker verifies, decompresses and decodes them.
+ */
+export interface RawRecords {
+  /** Complete RecordBatch v2 batches; own ArrayBuffer, transferred to the worker. */
+  bytes: Uint8Array;
+  /** The offset the fetch asked for: records below it (in the first batch) are not delivered. */
+  fetchOffset: number;
+  /** Last offset of the last batch + 1 (control and aborted batches included). */
+  nextOffset: number;
+  /** The partition's aborted transactions from the response (read_committed), else null. */
+  abortedTransactions: { producerId: bigint; firstOffset: bigint }[] | null;
+  readCommitted: boolean;
+}
+
 export interface SourceBatch {
   topic: string;
   partition: number;
   /** Offset of the next record the broker will append (the log end). */
   highWatermark: number;
+  /** Decoded messages (kafkajs source); empty when `raw` is set. */
   messages: SourceMessage[];
+  /** Raw record batches (wire source), decoded in a worker. */
+  raw?: RawRecords;
 }
 
 export interface BatchContext {

@@ -4,8 +4,8 @@
  * Transferable that lists every buffer).
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { aggregateBatch } from './aggregate.js';
-import type { AggregateResult, AggregateTask } from './protocol.js';
+import type { AggregateResult, AnyAggregateTask } from './protocol.js';
+import { runTask } from './raw.js';
 
 class TransferableResult {
   constructor(private readonly r: AggregateResult) {}
@@ -19,6 +19,7 @@ class TransferableResult {
       r.rejected.buffer,
       r.reasons.buffer,
       r.partMaxTs.buffer,
+      ...(r.rejectedRecords === undefined ? [] : [r.rejectedRecords.offsets.buffer]),
     ];
   }
   get [valueSymbol](): AggregateResult {
@@ -26,6 +27,6 @@ class TransferableResult {
   }
 }
 
-export default function run(task: AggregateTask): unknown {
-  return move(new TransferableResult(aggregateBatch(task)) as never);
+export default function run(task: AnyAggregateTask): unknown {
+  return move(new TransferableResult(runTask(task)) as never);
 }

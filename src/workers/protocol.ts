@@ -81,4 +81,40 @@ export interface AggregateResult {
   /** Time spent decoding JSON into columns, and aggregating them, in nanoseconds. */
   decodeNs: number;
   aggregateNs: number;
+  /** Raw tasks only: the rejected records' offsets, keys and values, for dead letters. */
+  rejectedRecords?: RejectedRecords;
+  /** Raw tasks only: transaction markers and records of aborted transactions skipped. */
+  controlRecords?: number;
+  abortedRecords?: number;
+}
+
+/**
+ * A task of raw Kafka record batches (the wire source): one partition's fetched bytes,
+ * which the worker verifies (CRC-32C), decompresses and decodes before aggregating, so
+ * that the main thread never touches a record.
+ */
+export interface RawAggregateTask {
+  kind: Kind;
+  windowMs: number;
+  watermark: number;
+  futureLimit: number;
+  raw: {
+    /** Complete RecordBatch v2 batches in their own (transferred) ArrayBuffer. */
+    bytes: Uint8Array;
+    /** Records below it are dropped (a fetch into the middle of a batch). */
+    fetchOffset: number;
+    /** Records at or beyond it are dropped (available-now's end of input); Infinity for none. */
+    endOffset: number;
+    readCommitted: boolean;
+    abortedTransactions: { producerId: bigint; firstOffset: bigint }[] | null;
+  };
+}
+
+export type AnyAggregateTask = AggregateTask | RawAggregateTask;
+
+/** Per rejected record of a raw task: what its dead letter needs (copies, not views). */
+export interface RejectedRecords {
+  offsets: Float64Array;
+  keys: (Uint8Array | null)[];
+  values: (Uint8Array | null)[];
 }

@@ -1,0 +1,266 @@
+/**
+ * RecordSource on the engine's own Kafka read path (src/kafka): the main thread fetches
+ * each partition's record batches as raw bytes and hands them on (transferred, never
+ * decoded here); a worker verifies, decompresses and decodes them. Assignment is manual:
+ * this single instance reads every partition of its topics from the positions the
+ * engine's snapshot covers, so a restart needs no group rebalance, and it commits offsets
+ * to the consumer group as a non-member, so that lag tools still show its progress.
+ *
+ * kafkajs stays for admin requests (creating topics, describing the group).
+ */
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { KafkaWireClient, KafkaWireError, OffsetOutOfRangeError, type Fetcher, type FetchedPartition, type PartitionOffset } from '../kafka/index.js';
+import { describeError, SmartGridError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { sleep } from '../common/signal.js';
+import { KafkaAdmin, kafkaLogger, type KafkaReachabilityListener } from './kafka-source.js';
+import type { GroupMember, PartitionOffsets, PartitionRef, RecordSource, SourceHandlers } from './source.js';
+
+export interface WireSourceOptions {
+  brokers: string[];
+  groupId: string;
+  clientId: string;
+  /** Where a partition the engine has no position for starts (new partitions: always the beginning). */
+  fromBeginning: boolean;
+  maxBytesPerPartition: number;
+  maxBytes: number;
+  maxWaitMs: number;
+  readCommitted: boolean;
+  reachability?: KafkaReachabilityListener;
+  /** How often partition counts are checked, so that partitions added while running are read (default 10 s). */
+  metadataRefreshMs?: number;
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class WireSource implements RecordSource {
+  readonly clientId: string;
+  private readonly client: KafkaWireClient;
+  private readonly kafkaAdmin: Admin;
+  private readonly admin: KafkaAdmin;
+  private readonly fetcher: Fetcher;
+  private readonly partitions = new Map<string, number[]>();
+  /** Positions the engine asked for (seek) while an assignment is being made. */
+  private readonly sought = new Map<string, number>();
+  private running = false;
+  private paused = false;
+  private loop: Promise<void> | null = null;
+  private lastMetadataAt = 0;
+
+  constructor(
+    private readonly opts: WireSourceOptions,
+    private readonly log: Logger,
+  ) {
+    this.clientId = opts.clientId;
+    this.client = new KafkaWireClient({
+      brokers: opts.brokers,
+      clientId: opts.clientId,
+      // An outage is survived: the fetch loop keeps retrying (see run) and /readyz reports it.
+      retryTimeoutMs: 30_000,
+      maxRetryBackoffMs: 5_000,
+    });
+    this.fetcher = this.client.createFetcher({
+      readCommitted: opts.readCommitted,
+      maxWaitMs: opts.maxWaitMs,
+      maxBytes: opts.maxBytes,
+      partitionMaxBytes: opts.maxBytesPerPartition,
+    });
+    this.kafkaAdmin = new Kafka({
+      clientId: opts.clientId,
+      brokers: opts.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogger(log, opts.reachability, opts.brokers),
+      retry: { initialRetryTime: 300, maxRetryTime: 10000, retries: 30 },
+      connectionTimeout: 5000,
+    }).admin();
+    const r = opts.reachability;
+    if (r !== undefined) this.kafkaAdmin.on(this.kafkaAdmin.events.REQUEST, () => r.answered());
+    this.admin = new KafkaAdmin(this.kafkaAdmin, log);
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.kafkaAdmin.connect();
+      await this.client.connect();
+    } catch (e) {
+      throw new SmartGridError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${this.opts.brokers.join(',')}`, { cause: e, canRetry: true });
+    }
+  }
+
+  async ensureTopics(topics: string[], create: boolean, partitions: number): Promise<Map<string, number[]>> {
+    const m = await this.admin.ensureTopics(topics, create, partitions);
+    for (const [t, ps] of m) this.partitions.set(t, ps);
+    this.lastMetadataAt = Date.now();
+    return m;
+  }
+
+  groupMembers(): Promise<GroupMember[]> {
+    return this.admin.groupMembers(this.opts.groupId);
+  }
+
+  private refs(topic: string): { topic: string; partition: number }[] {
+    return (this.partitions.get(topic) ?? []).map((partition) => ({ topic, partition }));
+  }
+
+  async offsets(topic: string): Promise<PartitionOffsets[]> {
+    const tps = this.refs(topic);
+    const [low, high] = await Promise.all([
+      this.client.listOffsets(tps, 'earliest'),
+      // With read_committed the end of what can be read is the last stable offset.
+      this.client.listOffsets(tps, 'latest', { readCommitted: this.opts.readCommitted }),
+    ]);
+    return tps.map((tp, i) => ({ partition: tp.partition, low: Number(low[i].offset), high: Number(high[i].offset) }));
+  }
+
+  async committed(topic: string): Promise<Map<number, number>> {
+    const res = await this.client.fetchCommittedOffsets(this.opts.groupId, this.refs(topic));
+    return new Map(res.map((r) => [r.partition, Number(r.offset)]));
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    this.sought.set(key(topic, partition), offset);
+    if (this.fetcher.positions().some((p) => p.topic === topic && p.partition === partition)) {
+      this.fetcher.seek(topic, partition, BigInt(offset));
+    }
+  }
+
+  /**
+   * Tells the engine it owns every partition (it seeks each to the position its state
+   * covers), then reads them from there. Partitions without a position (added while
+   * running) start at the beginning, as new partitions hold only new records.
+   */
+  private async assignAll(h: SourceHandlers, fallback: 'earliest' | 'latest'): Promise<void> {
+    const refs: PartitionRef[] = [...this.partitions].flatMap(([topic]) => this.refs(topic));
+    const current = new Map(this.fetcher.positions().map((p) => [key(p.topic, p.partition), p.offset]));
+    this.sought.clear();
+    h.onAssignment(refs);
+    const missing = refs.filter((r) => !this.sought.has(key(r.topic, r.partition)) && !current.has(key(r.topic, r.partition)));
+    const resolved = new Map<string, bigint>();
+    if (missing.length > 0) {
+      for (const o of await this.client.listOffsets(missing, fallback)) resolved.set(key(o.topic, o.partition), o.offset);
+    }
+    const list: PartitionOffset[] = refs.map((r) => {
+      const k = key(r.topic, r.partition);
+      const s = this.sought.get(k);
+      return { ...r, offset: s !== undefined ? BigInt(s) : (current.get(k) ?? resolved.get(k)!) };
+    });
+    this.fetcher.assign(list);
+  }
+
+  async run(h: SourceHandlers): Promise<void> {
+    this.running = true;
+    await this.assignAll(h, this.opts.fromBeginning ? 'earliest' : 'latest');
+    this.loop = this.fetchLoop(h).catch((e: unknown) => h.onFatal(e instanceof Error ? e : new Error(String(e))));
+  }
+
+  private async fetchLoop(h: SourceHandlers): Promise<void> {
+    const ctx = { heartbeat: async () => {} };
+    const refreshMs = this.opts.metadataRefreshMs ?? 10_000;
+    let failures = 0;
+    while (this.running && !this.paused) {
+      let fetched: FetchedPartition[];
+      try {
+        if (Date.now() - this.lastMetadataAt >= refreshMs) await this.checkNewPartitions(h);
+        fetched = await this.fetcher.fetch();
+        this.opts.reachability?.answered();
+        failures = 0;
+      } catch (e) {
+        if (!this.running) return;
+        if (!(e instanceof KafkaWireError) || !(e.canRetry || e.code === 'KAFKA_RETRIES_EXHAUSTED')) throw e;
+        // Kafka is away (broker restart, network): keep trying; /readyz says so meanwhile.
+        this.opts.reachability?.failed(this.opts.brokers.join(','), e.message);
+        if (this.opts.reachability === undefined) this.log.warn('fetch failing; retrying', { error: describeError(e) });
+        await sleep(Math.min(5000, 200 * 2 ** Math.min(failures++, 5)));
+        continue;
+      }
+      for (const p of fetched) {
+        if (!this.running || this.paused) return;
+        if (p.error !== undefined) {
+          this.outOfRange(p.error);
+          continue;
+        }
+        if (p.records.length === 0) continue;
+        // Its own ArrayBuffer, so that it can be transferred to a worker without taking
+        // the rest of the response (the other partitions) along.
+        const bytes = new Uint8Array(p.records.length);
+        bytes.set(p.records);
+        await h.onBatch(
+          {
+            topic: p.topic,
+            partition: p.partition,
+            highWatermark: Number(p.highWatermark),
+            messages: [],
+            raw: {
+              bytes,
+              fetchOffset: Number(p.fetchOffset),
+              nextOffset: Number(p.nextOffset),
+              abortedTransactions: p.abortedTransactions,
+              readCommitted: this.opts.readCommitted,
+            },
+          },
+          ctx,
+        );
+      }
+    }
+  }
+
+  /**
+   * The position is not in the log. Below its start, the records were deleted by
+   * retention before they were read: continue at the start (the engine reports the gap).
+   * Beyond its end, the log is not the one the state was built from (topic deleted and
+   * recreated): continuing would mix two histories, so the engine stops and says so.
+   */
+  private outOfRange(e: OffsetOutOfRangeError): void {
+    if (e.offset < e.logStartOffset) {
+      this.log.warn('records were deleted by retention before they were processed', {
+        topic: e.topic,
+        partition: e.partition,
+        from: Number(e.offset),
+        to: Number(e.logStartOffset),
+      });
+      this.fetcher.seek(e.topic, e.partition, e.logStartOffset);
+      return;
+    }
+    throw new SmartGridError(
+      'KAFKA_OFFSET_OUT_OF_RANGE',
+      `${e.topic}[${e.partition}]: the state covers offsets up to ${e.offset}, but the partition ends at ${e.logEndOffset}: ` +
+        `the topic was deleted and recreated, or its records were lost. Start over with a new --group-id (or an empty ` +
+        `--checkpoint-dir) to read it from the beginning`,
+      { cause: e },
+    );
+  }
+
+  private async checkNewPartitions(h: SourceHandlers): Promise<void> {
+    this.lastMetadataAt = Date.now();
+    let added = false;
+    for (const [topic, known] of this.partitions) {
+      const n = await this.client.partitionCount(topic);
+      if (n > known.length) {
+        this.log.info('partitions added to an input topic; reading them from the beginning', { topic, from: known.length, to: n });
+        this.partitions.set(topic, Array.from({ length: n }, (_, i) => i));
+        added = true;
+      }
+    }
+    if (added) await this.assignAll(h, 'earliest');
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.client.commitOffsets(
+      this.opts.groupId,
+      offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: BigInt(o.offset) })),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    // Closing the connections ends a fetch still waiting for its answer.
+    await this.client.close().catch(() => {});
+    await this.loop?.catch(() => {});
+    await this.kafkaAdmin.disconnect().catch(() => {});
+  }
+}
