@@ -213,3 +213,39 @@ test('a dropped connection is reopened and fetching goes on where it was', async
   }
   assert.equal(got, 150);
 });
+
+test('batches larger than the partition fetch size: every partition gets one in every round (KIP-74 would serve only the first)', async (t) => {
+  const topic = uniqueName('wire_big');
+  const { cleanup } = await createTopics([topic], 3);
+  const c = client();
+  t.after(async () => {
+    await c.close();
+    await cleanup();
+  });
+  // kafkajs sends one batch per partition per send: 3 sends of 40 records of ~500 bytes
+  // make batches of ~20 KB, larger than the 16 KB fetch size below.
+  const p = kafka('wire-big').producer();
+  await p.connect();
+  for (let send = 0; send < 3; send++) {
+    await p.send({ topic, messages: Array.from({ length: 120 }, (_, i) => ({ partition: i % 3, value: 'x'.repeat(500) })) });
+  }
+  await p.disconnect();
+  await c.connect();
+  const f = c.createFetcher({ maxWaitMs: 50, partitionMaxBytes: 16384 });
+  f.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: 0n })));
+  const got = new Map<number, number>([[0, 0], [1, 0], [2, 0]]);
+  const rounds: number[][] = [];
+  for (let round = 0; round < 8 && [...got.values()].some((n) => n < 120); round++) {
+    const served: number[] = [];
+    for (const r of await f.fetch()) {
+      if (r.records.length === 0) continue;
+      served.push(r.partition);
+      got.set(r.partition, Number(r.nextOffset));
+    }
+    rounds.push(served);
+  }
+  assert.deepEqual([...got.values()], [120, 120, 120], `rounds: ${JSON.stringify(rounds)}`);
+  // Round 1 serves only the first partition (the others' batches do not fit); from then
+  // on their fetch size has grown and every round serves all of them.
+  assert.ok(rounds.length <= 5, `took ${rounds.length} rounds: ${JSON.stringify(rounds)}`);
+});
