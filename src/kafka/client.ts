@@ -403,6 +403,12 @@ export interface FetcherOptions {
   maxBytes?: number;
   /** Cap per partition (default 1 MiB, max.partition.fetch.bytes). */
   partitionMaxBytes?: number;
+  /**
+   * Told of every retriable failure a round absorbs (broker down, leader moved) before
+   * retryTimeoutMs turns it into an error, and of every round that got its answers.
+   */
+  onRetry?: (error: KafkaWireError) => void;
+  onAnswer?: () => void;
 }
 
 export interface FetchedPartition {
@@ -454,7 +460,7 @@ export class Fetcher {
 
   constructor(
     private readonly client: KafkaWireClient,
-    options: FetcherOptions,
+    private readonly options: FetcherOptions,
   ) {
     this.readCommitted = options.readCommitted ?? false;
     this.maxWaitMs = options.maxWaitMs ?? 500;
@@ -568,8 +574,10 @@ export class Fetcher {
 
     if (retriable === undefined) {
       this.failures = 0;
+      this.options.onAnswer?.();
       return out;
     }
+    this.options.onRetry?.(retriable);
     if (this.failures === 0) this.failingSince = Date.now();
     if (Date.now() - this.failingSince > this.client.retryTimeoutMs) {
       throw new KafkaWireError('KAFKA_RETRIES_EXHAUSTED', `fetch: still failing after ${this.client.retryTimeoutMs} ms: ${retriable.message}`, { cause: retriable });

@@ -315,7 +315,10 @@ export class Engine {
           if (r.partMaxTs[0] > maxTs) maxTs = r.partMaxTs[0];
           this.deps.metrics.recordResult(s.kind, r);
         }
-        this.deps.metrics.batches++;
+        if (this.deps.metrics.batches++ === 0) {
+          // How long a (re)start takes to process again: the figure the restart target is about.
+          this.log.info('first records processed', { sinceProcessStartMs: Math.round(performance.now()) });
+        }
         if (maxTs > ps.maxTs) ps.maxTs = maxTs;
         this.checkpointer.dirty = true;
         s.clock.observe(batch.partition, maxTs);

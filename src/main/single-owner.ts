@@ -33,10 +33,6 @@ export class SingleOwner {
   async acquire(onLost: (e: SmartGridError) => void): Promise<void> {
     const lock = this.lock;
     if (lock === undefined) return;
-    if (this.groupLock !== undefined) {
-      this.groupLock.onLost = (why) => onLost(new SmartGridError('INSTANCE_CONFLICT', `lost the instance lock: ${why}; stopping without writing`));
-      await this.groupLock.acquire();
-    }
     lock.onLost = (why) => onLost(new SmartGridError('INSTANCE_CONFLICT', `lost the checkpoint directory lock: ${why}; stopping without writing`));
     const owner = await lock.acquire();
     this.log.info('checkpoint directory locked', {
@@ -44,6 +40,11 @@ export class SingleOwner {
       instance: owner.instanceId,
       ...(lock.lastTakeOver === null ? {} : { tookOverStaleLock: lock.lastTakeOver }),
     });
+    // Then the group's lock in PostgreSQL: it stops an engine with another directory.
+    if (this.groupLock !== undefined) {
+      this.groupLock.onLost = (why) => onLost(new SmartGridError('INSTANCE_CONFLICT', `lost the instance lock: ${why}; stopping without writing`));
+      await this.groupLock.acquire();
+    }
   }
 
   async release(): Promise<void> {

@@ -64,6 +64,9 @@ export class WireSource implements RecordSource {
       maxWaitMs: opts.maxWaitMs,
       maxBytes: opts.maxBytes,
       partitionMaxBytes: opts.maxBytesPerPartition,
+      // One line per outage (KafkaReachability), not one per retry.
+      onRetry: (e) => opts.reachability?.failed(opts.brokers.join(','), e.message),
+      onAnswer: () => opts.reachability?.answered(),
     });
     this.kafkaAdmin = new Kafka({
       clientId: opts.clientId,
@@ -162,7 +165,6 @@ export class WireSource implements RecordSource {
       try {
         if (Date.now() - this.lastMetadataAt >= refreshMs) await this.checkNewPartitions(h);
         fetched = await this.fetcher.fetch();
-        this.opts.reachability?.answered();
         failures = 0;
       } catch (e) {
         if (!this.running) return;
