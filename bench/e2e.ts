@@ -3,16 +3,23 @@
  *
  * Per variant (default: the default mix, then sensor only), on fresh topics:
  *   1. fill them with the load generator (as fast as it goes);
- *   2. the client ceiling: a kafkajs consumer configured as the engine's, discarding;
- *   3. the engine, --available-now, into a fresh schema, in-process in a child (its
- *      metrics are read directly; RSS and CPU include its worker threads);
- * then prints events/s of both and their ratio, latency percentiles, peak RSS and CPU
- * per event, writes bench/results/e2e-*.json, and removes topics, schema, groups and
- * checkpoints. Each phase runs in its own child process.
+ *   2. the client ceilings, each discarding what it reads:
+ *      - wire: the engine's read path without the engine: src/kafka's Fetcher on the main
+ *        thread, each partition's raw bytes transferred to a piscina pool of as many
+ *        threads as the engine's, decodeRecordBatches + JSON.parse of every value there;
+ *      - kafkajs (for reference): a kafkajs consumer configured as the engine's;
+ *   3. the engine, --available-now, once per client (--kafka-client wire, then kafkajs),
+ *      each into a fresh schema, group and checkpoint directory of its own, in-process in
+ *      a child (its metrics are read directly; RSS and CPU include its worker threads);
+ * then prints events/s, CPU per event (all threads, and the main thread alone), peak RSS,
+ * the ratios engine-wire ÷ wire ceiling, engine-wire ÷ engine-kafkajs and engine-kafkajs ÷
+ * kafkajs ceiling, the engines' latency percentiles, writes bench/results/e2e-*.json, and
+ * removes topics, schemas, groups and checkpoints. Each phase runs in its own child process.
  *
- *   node dist/bench/e2e.js [--events N] [--partitions N] [--sensors N] [--mix S,M,W] ...
+ *   node dist/bench/e2e.js [--events N] [--clients wire,kafkajs] [--ceilings wire,kafkajs] ...
  */
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/main/config.js';
 import { startChild } from './lib/child.js';
 import {
   fmtInt,
@@ -27,9 +34,10 @@ import {
   verdict,
   writeResult,
 } from './lib/common.js';
-import { createRunEnv, engineArgv, type RunEnv } from './lib/env.js';
+import { createRunEnv, engineArgv, type EngineTarget, type RunEnv } from './lib/env.js';
 import { SystemCpu, type CpuShare } from './lib/system-cpu.js';
-import type { CeilingReply, CeilingRequest } from './lib/ceiling-child.js';
+import type { KafkajsCeilingReply, KafkajsCeilingRequest } from './lib/kafkajs-ceiling-child.js';
+import type { WireCeilingReply, WireCeilingRequest } from './lib/wire-ceiling-child.js';
 import type { EngineReply, EngineRequest } from './lib/engine-child.js';
 import type { ProduceReply, ProduceRequest } from './lib/produce-child.js';
 
@@ -40,39 +48,60 @@ const USAGE = `Usage: npm run bench:e2e -- [options]
   --meters N          meters (default 2000)   --customers N (default 500)
   --span D            event time covered, in minutes (default 60)
   --mix S,M,W         run only this mix (e.g. 1,0,0); default: 0.6,0.35,0.05 then 1,0,0
-  --workers N         engine worker threads (default: the engine's, = cores)
-  --engine-args "…"   extra engine flags, space-separated
-  --skip-ceiling      do not measure the kafkajs client ceiling
+  --clients LIST      engine runs per variant, by --kafka-client (default wire,kafkajs)
+  --ceilings LIST     client ceilings per variant (default wire,kafkajs; none: skip them)
+  --skip-ceilings     same as --ceilings none (--skip-ceiling also works)
+  --workers N         engine worker threads, also the wire ceiling's (default: the engine's, = cores)
+  --engine-args="…"   extra engine flags, space-separated (fetch sizes, --max-inflight-batches
+                      and --workers given here apply to the ceilings too; not --kafka-client)
   --no-json           do not write bench/results/e2e-*.json
 `;
 
-const { values: a } = parseArgs({
-  options: {
-    events: { type: 'string', default: '5000000' },
-    partitions: { type: 'string', default: '3' },
-    sensors: { type: 'string', default: '10000' },
-    meters: { type: 'string', default: '2000' },
-    customers: { type: 'string', default: '500' },
-    span: { type: 'string', default: '60' },
-    mix: { type: 'string' },
-    workers: { type: 'string' },
-    'engine-args': { type: 'string', default: '' },
-    'skip-ceiling': { type: 'boolean', default: false },
-    'no-json': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+const OPTIONS = {
+  events: { type: 'string', default: '5000000' },
+  partitions: { type: 'string', default: '3' },
+  sensors: { type: 'string', default: '10000' },
+  meters: { type: 'string', default: '2000' },
+  customers: { type: 'string', default: '500' },
+  span: { type: 'string', default: '60' },
+  mix: { type: 'string' },
+  clients: { type: 'string', default: 'wire,kafkajs' },
+  ceilings: { type: 'string', default: 'wire,kafkajs' },
+  workers: { type: 'string' },
+  'engine-args': { type: 'string', default: '' },
+  'skip-ceilings': { type: 'boolean', default: false },
+  'skip-ceiling': { type: 'boolean', default: false },
+  'no-json': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const fail = (msg: string): never => {
+  process.stderr.write(`${msg}\n${USAGE}`);
+  process.exit(2);
+};
+const { values: a } = (() => {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+})();
 if (a.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
 const num = (name: string, v: string): number => {
   const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`--${name}: "${v}" must be a positive integer\n`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n < 1) fail(`--${name}: "${v}" must be a positive integer`);
   return n;
+};
+type Client = 'wire' | 'kafkajs';
+const CLIENTS: readonly Client[] = ['wire', 'kafkajs'];
+const clientList = (name: string, v: string, allowNone: boolean): Client[] => {
+  if (allowNone && v.trim() === 'none') return [];
+  const l = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = l.filter((s) => !(CLIENTS as readonly string[]).includes(s));
+  if (bad.length > 0 || (l.length === 0 && !allowNone)) fail(`--${name}: "${v}" must list ${CLIENTS.join(' and/or ')}${allowNone ? ' (or be none)' : ''}`);
+  return [...new Set(l as Client[])];
 };
 const EVENTS = num('events', a.events);
 const PARTITIONS = num('partitions', a.partitions);
@@ -80,12 +109,11 @@ const SENSORS = num('sensors', a.sensors);
 const METERS = num('meters', a.meters);
 const CUSTOMERS = num('customers', a.customers);
 const SPAN_MS = num('span', a.span) * 60_000;
+const ENGINES = clientList('clients', a.clients, false);
+const CEILINGS = a['skip-ceilings'] || a['skip-ceiling'] ? [] : clientList('ceilings', a.ceilings, true);
 const parseMix = (s: string): [number, number, number] => {
   const m = s.split(',').map(Number);
-  if (m.length !== 3 || m.some((x) => !(x >= 0)) || m[0] + m[1] + m[2] <= 0) {
-    process.stderr.write(`--mix: "${s}" must be three weights S,M,W\n`);
-    process.exit(2);
-  }
+  if (m.length !== 3 || m.some((x) => !(x >= 0)) || m[0] + m[1] + m[2] <= 0) fail(`--mix: "${s}" must be three weights S,M,W`);
   return m as [number, number, number];
 };
 const variants: { name: string; mix: [number, number, number] }[] =
@@ -96,27 +124,84 @@ const variants: { name: string; mix: [number, number, number] }[] =
         { name: 'sensor only 1,0,0', mix: [1, 0, 0] },
       ];
 const engineExtra = a['engine-args'].split(/\s+/).filter((s) => s !== '');
+if (engineExtra.some((s) => s === '--kafka-client' || s.startsWith('--kafka-client='))) fail('--engine-args: choose the engine runs with --clients, not --kafka-client');
 if (a.workers !== undefined) engineExtra.push('--workers', String(num('workers', a.workers)));
 
-// The engine's fetch settings (its defaults), used for the ceiling as well.
-const FETCH = { maxBytesPerPartition: 2 * 2 ** 20, maxBytes: 16 * 2 ** 20, maxWaitMs: 100, partitionsConcurrency: 4 };
+// The engine's settings (its defaults, or what --engine-args/--workers set): the ceilings
+// read with the same fetch sizes, and the wire ceiling decodes on as many threads.
+const ENGINE = (() => {
+  try {
+    return loadConfig(['--available-now', ...engineExtra], {}).config;
+  } catch (e) {
+    return fail(`--engine-args: ${(e as Error).message}`);
+  }
+})();
+const FETCH = {
+  maxBytesPerPartition: ENGINE.maxBytesPerPartition,
+  maxBytes: ENGINE.maxBytes,
+  maxWaitMs: ENGINE.maxWaitMs,
+  partitionsConcurrency: ENGINE.partitionsConcurrency,
+  maxInflightBatches: ENGINE.maxInflightBatches,
+  workers: ENGINE.workers,
+};
+
+/** One measured run: a ceiling or an engine. */
+interface Measured {
+  events: number;
+  /** Child start to the end (ceiling: last record decoded; engine: run() resolved). */
+  wallMs: number;
+  /** First record to last record. */
+  activeMs: number;
+  eventsPerSec: number;
+  activeEventsPerSec: number;
+  /** CPU of the whole child process (every thread) per event, µs. */
+  cpuUsPerEvent: number;
+  /** CPU of the child's main thread alone per event, µs (NaN without /proc). */
+  mainThreadCpuUsPerEvent: number;
+  peakRss: number;
+  /** Where the machine's CPU went during the phase. */
+  machine: CpuShare;
+}
+
+const measured = (events: number, wallMs: number, activeMs: number, cpuMs: number, mainThreadCpuMs: number, peakRss: number, machine: CpuShare): Measured => ({
+  events,
+  wallMs,
+  activeMs,
+  eventsPerSec: (events / wallMs) * 1000,
+  activeEventsPerSec: (events / activeMs) * 1000,
+  cpuUsPerEvent: (cpuMs * 1000) / events,
+  mainThreadCpuUsPerEvent: (mainThreadCpuMs * 1000) / events,
+  peakRss,
+  machine,
+});
+
+type EngineRun = EngineReply & { measured: Measured; client: Client; target: EngineTarget; rowsInDb: Record<string, number> };
+
+interface Ratio {
+  /** e.g. "engine wire ÷ wire ceiling". */
+  name: string;
+  eventsPerSec: number;
+  activeEventsPerSec: number;
+}
 
 interface VariantResult {
   name: string;
   mix: [number, number, number];
   events: number;
   fill: ProduceReply & { cpu: CpuShare };
-  ceiling?: CeilingReply & { eventsPerSec: number; activeEventsPerSec: number; cpu: CpuShare };
-  engine: EngineReply & { eventsPerSec: number; activeEventsPerSec: number; cpu: CpuShare; rowsInDb: Record<string, number> };
-  ratio?: number;
-  activeRatio?: number;
+  ceilings: {
+    wire?: WireCeilingReply & { measured: Measured };
+    kafkajs?: KafkajsCeilingReply & { measured: Measured };
+  };
+  engines: { wire?: EngineRun; kafkajs?: EngineRun };
+  ratios: Ratio[];
   totalMs: number;
 }
 
-async function rowsInDb(env: RunEnv): Promise<Record<string, number>> {
+async function rowsInDb(schema: string): Promise<Record<string, number>> {
   const pg = (await import('pg')).default;
   const { PG } = await import('./lib/common.js');
-  const c = new pg.Client({ ...PG, options: `-c search_path=${env.schema}` });
+  const c = new pg.Client({ ...PG, options: `-c search_path=${schema}` });
   await c.connect();
   try {
     const out: Record<string, number> = {};
@@ -131,6 +216,26 @@ async function rowsInDb(env: RunEnv): Promise<Record<string, number>> {
 }
 
 const say = (s: string): boolean => process.stdout.write(s + '\n');
+const rate = (m: Measured): string => `${fmtInt(m.events)} records in ${(m.wallMs / 1000).toFixed(1)} s = ${fmtInt(m.eventsPerSec)} events/s`;
+const us = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+
+function ratio(name: string, x: Measured | undefined, y: Measured | undefined): Ratio | undefined {
+  if (x === undefined || y === undefined) return undefined;
+  return { name, eventsPerSec: x.eventsPerSec / y.eventsPerSec, activeEventsPerSec: x.activeEventsPerSec / y.activeEventsPerSec };
+}
+
+async function runEngine(env: RunEnv, client: Client, sys: SystemCpu): Promise<EngineRun> {
+  const target = await env.engineTarget(client);
+  sys.reset();
+  const e = await startChild<EngineReply>('engine-child', {
+    argv: engineArgv(env, ['--available-now', ...engineExtra, '--kafka-client', client], target),
+    expected: EVENTS,
+  } satisfies EngineRequest).reply;
+  const m = measured(e.recordsIn, e.wallMs, e.lastRecordMs - e.firstRecordMs, e.cpuMs, e.mainThreadCpuMs, e.peakRss, sys.share());
+  say(`engine --kafka-client ${client} (--available-now → PostgreSQL): ${rate(m)}`);
+  if (e.recordsIn !== EVENTS) say(`WARNING: the engine (${client}) counted ${e.recordsIn} records in, expected ${EVENTS}`);
+  return { ...e, measured: m, client, target, rowsInDb: await rowsInDb(target.schema) };
+}
 
 async function runVariant(name: string, mix: [number, number, number]): Promise<VariantResult> {
   const started = performance.now();
@@ -155,48 +260,51 @@ async function runVariant(name: string, mix: [number, number, number]): Promise<
     const fill = { ...(await produce.reply), cpu: sys.share() };
     say(`fill: ${fmtInt(fill.events)} events (${fmtInt(fill.bytes / fill.events)} bytes each) in ${(fill.elapsedMs / 1000).toFixed(1)} s = ${fmtInt(fill.rate)} events/s`);
 
-    let ceiling: VariantResult['ceiling'];
-    if (!a['skip-ceiling']) {
-      const group = `${env.groupId}_ceiling`;
-      env.groups.push(group);
+    const ceilings: VariantResult['ceilings'] = {};
+    for (const c of CEILINGS) {
       sys.reset();
-      const c = await startChild<CeilingReply>('ceiling-child', {
-        brokers: [KAFKA_BROKER],
-        topics: Object.values(env.topics),
-        groupId: group,
-        ...FETCH,
-      } satisfies CeilingRequest).reply;
-      ceiling = { ...c, eventsPerSec: (c.messages / c.wallMs) * 1000, activeEventsPerSec: (c.messages / c.activeMs) * 1000, cpu: sys.share() };
-      say(`client ceiling (kafkajs, discard): ${fmtInt(c.messages)} messages in ${(c.wallMs / 1000).toFixed(1)} s = ${fmtInt(ceiling.eventsPerSec)} events/s`);
+      if (c === 'wire') {
+        const r = await startChild<WireCeilingReply>('wire-ceiling-child', {
+          brokers: [KAFKA_BROKER],
+          topics: Object.values(env.topics),
+          workers: FETCH.workers,
+          maxInflight: FETCH.maxInflightBatches,
+          maxBytesPerPartition: FETCH.maxBytesPerPartition,
+          maxBytes: FETCH.maxBytes,
+          maxWaitMs: FETCH.maxWaitMs,
+        } satisfies WireCeilingRequest).reply;
+        ceilings.wire = { ...r, measured: measured(r.messages, r.wallMs, r.activeMs, r.cpuMs, r.mainThreadCpuMs, r.peakRss, sys.share()) };
+        say(`wire ceiling (fetch + decode + JSON.parse on ${r.workerThreads} worker threads, discard): ${rate(ceilings.wire.measured)}`);
+        if (r.messages !== EVENTS) say(`WARNING: the wire ceiling decoded ${r.messages} records, expected ${EVENTS}`);
+      } else {
+        const group = `${env.groupId}_ceiling`;
+        env.groups.push(group);
+        const r = await startChild<KafkajsCeilingReply>('kafkajs-ceiling-child', {
+          brokers: [KAFKA_BROKER],
+          topics: Object.values(env.topics),
+          groupId: group,
+          maxBytesPerPartition: FETCH.maxBytesPerPartition,
+          maxBytes: FETCH.maxBytes,
+          maxWaitMs: FETCH.maxWaitMs,
+          partitionsConcurrency: FETCH.partitionsConcurrency,
+        } satisfies KafkajsCeilingRequest).reply;
+        ceilings.kafkajs = { ...r, measured: measured(r.messages, r.wallMs, r.activeMs, r.cpuMs, r.mainThreadCpuMs, r.peakRss, sys.share()) };
+        say(`kafkajs ceiling (consumer, discard, no parse): ${rate(ceilings.kafkajs.measured)}`);
+      }
     }
 
-    sys.reset();
-    const e = await startChild<EngineReply>('engine-child', {
-      argv: engineArgv(env, ['--available-now', ...engineExtra]),
-      expected: EVENTS,
-    } satisfies EngineRequest).reply;
-    const cpu = sys.share();
-    const active = e.lastRecordMs - e.firstRecordMs;
-    const engine = {
-      ...e,
-      eventsPerSec: (e.recordsIn / e.wallMs) * 1000,
-      activeEventsPerSec: (e.recordsIn / active) * 1000,
-      cpu,
-      rowsInDb: await rowsInDb(env),
-    };
-    say(`engine (--available-now → PostgreSQL): ${fmtInt(e.recordsIn)} records in ${(e.wallMs / 1000).toFixed(1)} s = ${fmtInt(engine.eventsPerSec)} events/s`);
-    if (e.recordsIn !== EVENTS) say(`WARNING: the engine counted ${e.recordsIn} records in, expected ${EVENTS}`);
-    return {
-      name,
-      mix,
-      events: EVENTS,
-      fill,
-      ceiling,
-      engine,
-      ratio: ceiling === undefined ? undefined : engine.eventsPerSec / ceiling.eventsPerSec,
-      activeRatio: ceiling === undefined ? undefined : engine.activeEventsPerSec / ceiling.activeEventsPerSec,
-      totalMs: performance.now() - started,
-    };
+    const engines: VariantResult['engines'] = {};
+    for (const c of ENGINES) engines[c] = await runEngine(env, c, sys);
+
+    const ew = engines.wire?.measured;
+    const ek = engines.kafkajs?.measured;
+    const ratios = [
+      ratio('engine wire ÷ wire ceiling', ew, ceilings.wire?.measured),
+      ratio('engine wire ÷ engine kafkajs', ew, ek),
+      ratio('engine kafkajs ÷ kafkajs ceiling', ek, ceilings.kafkajs?.measured),
+      ratio('wire ceiling ÷ kafkajs ceiling', ceilings.wire?.measured, ceilings.kafkajs?.measured),
+    ].filter((r): r is Ratio => r !== undefined);
+    return { name, mix, events: EVENTS, fill, ceilings, engines, ratios, totalMs: performance.now() - started };
   } finally {
     await env.cleanup();
   }
@@ -204,64 +312,90 @@ async function runVariant(name: string, mix: [number, number, number]): Promise<
 
 const machine = machineInfo();
 say(`End-to-end benchmark on ${machineLine(machine)}; broker ${KAFKA_BROKER} and PostgreSQL on the same machine.`);
+say(
+  `engine runs: ${ENGINES.map((c) => `--kafka-client ${c}`).join(', ')}; ceilings: ${CEILINGS.length === 0 ? 'none' : CEILINGS.join(', ')}; ` +
+    `${FETCH.workers} worker threads, fetch ${fmtMiB(FETCH.maxBytesPerPartition)}/partition, ${fmtMiB(FETCH.maxBytes)}/request, wait ${FETCH.maxWaitMs} ms, ` +
+    `${FETCH.maxInflightBatches} batches in flight (wire), ${FETCH.partitionsConcurrency} partitions at once (kafkajs)`,
+);
 const t0 = performance.now();
 const results: VariantResult[] = [];
 for (const v of variants) results.push(await runVariant(v.name, v.mix));
 
+const runsOf = (r: VariantResult): { run: string; m: Measured }[] => [
+  ...(r.ceilings.wire ? [{ run: 'wire ceiling', m: r.ceilings.wire.measured }] : []),
+  ...(r.ceilings.kafkajs ? [{ run: 'kafkajs ceiling', m: r.ceilings.kafkajs.measured }] : []),
+  ...(r.engines.wire ? [{ run: 'engine wire', m: r.engines.wire.measured }] : []),
+  ...(r.engines.kafkajs ? [{ run: 'engine kafkajs', m: r.engines.kafkajs.measured }] : []),
+];
+
 say('\n== results');
-const rows: string[][] = [];
-for (const r of results) {
-  const c = r.ceiling;
-  const e = r.engine;
-  rows.push([
-    r.name,
-    c === undefined ? '-' : fmtInt(c.eventsPerSec),
-    fmtInt(e.eventsPerSec),
-    r.ratio === undefined ? '-' : r.ratio.toFixed(2),
-    c === undefined ? '-' : fmtInt(c.activeEventsPerSec),
-    fmtInt(e.activeEventsPerSec),
-    r.activeRatio === undefined ? '-' : r.activeRatio.toFixed(2),
-    c === undefined ? '-' : ((c.cpuMs * 1000) / c.messages).toFixed(1),
-    ((e.cpuMs * 1000) / e.recordsIn).toFixed(1),
-    fmtMiB(e.peakRss),
-  ]);
-}
 say(
   table(
-    ['variant', 'ceiling ev/s', 'engine ev/s', 'ratio', 'ceil. active', 'eng. active', 'ratio', 'ceil. µs CPU/ev', 'eng. µs CPU/ev', 'eng. peak RSS'],
-    rows,
+    ['variant', 'run', 'events/s', 'active ev/s', 'µs CPU/ev', 'µs main-thread CPU/ev', 'peak RSS', 'machine busy cores'],
+    results.flatMap((r) =>
+      runsOf(r).map(({ run, m }) => [r.name, run, fmtInt(m.eventsPerSec), fmtInt(m.activeEventsPerSec), us(m.cpuUsPerEvent), us(m.mainThreadCpuUsPerEvent), fmtMiB(m.peakRss), m.machine.machineCores.toFixed(2)]),
+    ),
   ),
 );
-say('(ev/s = events ÷ wall time from process start to finish, connect and group join included; "active" = first to last record;');
-say(' engine wall time also includes writing every window, the final checkpoint and the offset commit.)');
+say('(events/s = events ÷ wall time from process start to finish, connect and group join included; "active" = first to last record;');
+say(' engine wall time also includes writing every window, the final checkpoint and the offset commit. CPU: all threads of the');
+say(' process (workers included), and its main thread alone (/proc/<pid>/task/<pid>/stat); 10 ms resolution.)');
+const ratioRows = results.flatMap((r) => r.ratios.map((x) => [r.name, x.name, x.eventsPerSec.toFixed(2), x.activeEventsPerSec.toFixed(2)]));
+if (ratioRows.length > 0) say('\n' + table(['variant', 'ratio', 'events/s', 'active ev/s'], ratioRows));
+
 for (const r of results) {
-  const e = r.engine;
-  say(`\n${r.name}: engine latency (hdr histograms of the engine's metrics)`);
-  say(table(LATENCY_HEAD, [latencyRow('per batch (dispatch → merged)', e.batchLatency), latencyRow('sink flush (one transaction)', e.flushLatency), latencyRow('window final → committed', e.finalToCommit)]));
-  const dec = e.decodeMs + e.aggregateMs;
-  say(
-    `rows: ${Object.entries(e.rowsInDb).map(([t, n]) => `${t} ${fmtInt(n)}`).join(', ')}; ${fmtInt(e.batches)} worker tasks on ${e.workerThreads} threads, ` +
-      `worker decode ${fmtInt(e.decodeMs)} ms + aggregate ${fmtInt(e.aggregateMs)} ms = ${fmtInt((e.recordsIn / dec) * 1000)} records per worker-second`,
-  );
-  say(
-    `CPU: engine ${fmtInt(e.cpuMs)} ms (user ${fmtInt(e.cpuUserMs)}, sys ${fmtInt(e.cpuSystemMs)}) = ${((e.cpuMs * 1000) / e.recordsIn).toFixed(1)} µs/event; ` +
-      `during the engine phase the machine averaged ${e.cpu.machineCores} busy cores (broker ${e.cpu.brokerCores}, PostgreSQL ${e.cpu.postgresCores})` +
-      (r.ceiling ? `; during the ceiling phase ${r.ceiling.cpu.machineCores} (broker ${r.ceiling.cpu.brokerCores})` : ''),
-  );
-  say(`memory: engine peak RSS ${fmtMiB(e.peakRss)} (at start ${fmtMiB(e.baselineRss)})${r.ceiling ? `, ceiling consumer ${fmtMiB(r.ceiling.peakRss)}` : ''}; variant took ${fmtMs(r.totalMs / 1000)} s`);
+  for (const e of [r.engines.wire, r.engines.kafkajs]) {
+    if (e === undefined) continue;
+    say(`\n${r.name}, engine --kafka-client ${e.client}: latency (hdr histograms of the engine's metrics)`);
+    say(table(LATENCY_HEAD, [latencyRow('per batch (dispatch → merged)', e.batchLatency), latencyRow('sink flush (one transaction)', e.flushLatency), latencyRow('window final → committed', e.finalToCommit)]));
+    const dec = e.decodeMs + e.aggregateMs;
+    say(
+      `rows: ${Object.entries(e.rowsInDb).map(([t, n]) => `${t} ${fmtInt(n)}`).join(', ')}; ${fmtInt(e.batches)} worker tasks on ${e.workerThreads} threads, ` +
+        `worker decode ${fmtInt(e.decodeMs)} ms + aggregate ${fmtInt(e.aggregateMs)} ms = ${fmtInt((e.recordsIn / dec) * 1000)} records per worker-second`,
+    );
+    const m = e.measured;
+    say(
+      `CPU: engine ${fmtInt(e.cpuMs)} ms (user ${fmtInt(e.cpuUserMs)}, sys ${fmtInt(e.cpuSystemMs)}; main thread ${fmtInt(e.mainThreadCpuMs)}) = ` +
+        `${us(m.cpuUsPerEvent)} µs/event (main thread ${us(m.mainThreadCpuUsPerEvent)}); the machine averaged ${m.machine.machineCores} busy cores ` +
+        `(broker ${m.machine.brokerCores}, PostgreSQL ${m.machine.postgresCores})`,
+    );
+    say(`memory: engine peak RSS ${fmtMiB(e.peakRss)} (at start ${fmtMiB(e.baselineRss)})`);
+  }
+  const w = r.engines.wire?.rowsInDb;
+  const k = r.engines.kafkajs?.rowsInDb;
+  if (w !== undefined && k !== undefined) {
+    const diff = Object.keys(w).filter((t) => w[t] !== k[t]);
+    say(diff.length === 0 ? `${r.name}: both engine runs wrote the same number of rows to every table` : `${r.name}: NOTE the engine runs wrote different row counts to ${diff.join(', ')}`);
+  }
+  const ceil = [r.ceilings.wire, r.ceilings.kafkajs].filter((c) => c !== undefined);
+  if (ceil.length > 0) {
+    say(
+      `${r.name}: ceilings: ` +
+        [
+          ...(r.ceilings.wire ? [`wire peak RSS ${fmtMiB(r.ceilings.wire.peakRss)}, ${fmtInt(r.ceilings.wire.fetches)} fetches, ${fmtInt(r.ceilings.wire.batches)} worker tasks, machine ${r.ceilings.wire.measured.machine.machineCores} busy cores (broker ${r.ceilings.wire.measured.machine.brokerCores})`] : []),
+          ...(r.ceilings.kafkajs ? [`kafkajs peak RSS ${fmtMiB(r.ceilings.kafkajs.peakRss)}, machine ${r.ceilings.kafkajs.measured.machine.machineCores} busy cores (broker ${r.ceilings.kafkajs.measured.machine.brokerCores})`] : []),
+        ].join('; ') +
+        `; variant took ${fmtMs(r.totalMs / 1000)} s`,
+    );
+  }
 }
 
 say('\n== targets');
 const targets: { target: string; measured: string; met: boolean | null }[] = [];
 for (const r of results) {
-  if (r.ratio !== undefined) targets.push({ target: `engine ≥ 0.8 × client ceiling (${r.name})`, measured: r.ratio.toFixed(2), met: r.ratio >= 0.8 });
+  const x = r.ratios.find((q) => q.name === 'engine wire ÷ wire ceiling');
+  if (x !== undefined) targets.push({ target: `engine wire ≥ 0.8 × wire ceiling (${r.name})`, measured: x.eventsPerSec.toFixed(2), met: x.eventsPerSec >= 0.8 });
+  const y = r.ratios.find((q) => q.name === 'engine wire ÷ engine kafkajs');
+  if (y !== undefined) targets.push({ target: `engine wire ≥ 2 × engine kafkajs (${r.name})`, measured: y.eventsPerSec.toFixed(2), met: y.eventsPerSec >= 2 });
 }
 const sensorOnly = results.find((r) => r.mix[1] === 0 && r.mix[2] === 0);
-if (sensorOnly !== undefined) {
+// The engine's default client, or the one that ran.
+const sensorEngine = sensorOnly?.engines.wire ?? sensorOnly?.engines.kafkajs;
+if (sensorEngine !== undefined) {
   targets.push({
-    target: `≥ 150k events/s end to end, sensor topic, ${fmtInt(SENSORS)} sensors`,
-    measured: `${fmtInt(sensorOnly.engine.eventsPerSec)} events/s`,
-    met: SENSORS >= 10000 ? sensorOnly.engine.eventsPerSec >= 150_000 : null,
+    target: `≥ 150k events/s end to end, sensor topic, ${fmtInt(SENSORS)} sensors (engine ${sensorEngine.client})`,
+    measured: `${fmtInt(sensorEngine.measured.eventsPerSec)} events/s`,
+    met: SENSORS >= 10000 ? sensorEngine.measured.eventsPerSec >= 150_000 : null,
   });
 }
 say(table(['target', 'measured', 'verdict'], targets.map((t) => [t.target, t.measured, t.met === null ? 'n/a' : verdict(t.met)])));
@@ -270,7 +404,18 @@ say(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 if (!a['no-json']) {
   const file = writeResult('e2e', {
     machine,
-    options: { events: EVENTS, partitions: PARTITIONS, sensors: SENSORS, meters: METERS, customers: CUSTOMERS, spanMs: SPAN_MS, engineArgs: engineExtra, fetch: FETCH },
+    options: {
+      events: EVENTS,
+      partitions: PARTITIONS,
+      sensors: SENSORS,
+      meters: METERS,
+      customers: CUSTOMERS,
+      spanMs: SPAN_MS,
+      clients: ENGINES,
+      ceilings: CEILINGS,
+      engineArgs: engineExtra,
+      fetch: FETCH,
+    },
     results,
     targets,
     totalMs: performance.now() - t0,

@@ -3,8 +3,8 @@
  * at a fixed rate with event time = wall-clock time (startMs = now, one event every
  * 1000/rate ms) while the engine runs live (not available-now) with 5 s windows, 1 s
  * allowed lateness and 1 s idle timeout, so windows become final during the run. At 25 %,
- * 50 % and 75 % of the maximum rate (--max-rate, or the engine's rate in the newest
- * bench/results/e2e-*.json for the same mix) it reports:
+ * 50 % and 75 % of the maximum rate (--max-rate, or the rate of the engine's wire run in
+ * the newest bench/results/e2e-*.json for the same mix) it reports:
  *
  *  - window final → committed: the engine's own hdr histogram (reset after a warm-up);
  *  - window end → row visible: measured directly. A poller queries each table every
@@ -44,7 +44,7 @@ import type { EngineEvent, EngineMessage, EngineReply, EngineRequest } from './l
 import type { ProduceReply, ProduceRequest } from './lib/produce-child.js';
 
 const USAGE = `Usage: npm run bench:steady -- [options]
-  --max-rate N        100 % rate in events/s (default: engine rate of the newest e2e result with this mix)
+  --max-rate N        100 % rate in events/s (default: engine wire rate of the newest e2e result with this mix)
   --levels L,L,…      shares of the maximum rate (default 0.25,0.5,0.75)
   --duration S        seconds of production per level (default 60)
   --warmup S          seconds excluded from the latency figures at the start (default 10)
@@ -99,7 +99,11 @@ const IDLE_MS = Number(a['idle-timeout']);
 const POLL_MS = pos('poll', a.poll);
 const PARTITIONS = pos('partitions', a.partitions);
 
-/** The engine's rate for this mix in the newest e2e result file, if any. */
+/**
+ * The rate of the engine's wire run (its default client, which this benchmark runs) for
+ * this mix in the newest e2e result file that has one. Files from before the wire client
+ * (one engine run, on kafkajs) are skipped.
+ */
 function maxRateFromE2e(): { rate: number; file: string } | null {
   let files: string[] = [];
   try {
@@ -108,15 +112,15 @@ function maxRateFromE2e(): { rate: number; file: string } | null {
     return null;
   }
   for (const f of files) {
-    const j = JSON.parse(readFileSync(RESULTS_DIR + f, 'utf8')) as { results?: { mix: number[]; engine: { eventsPerSec: number } }[] };
-    const r = j.results?.find((x) => x.mix.length === 3 && x.mix.every((v, i) => Math.abs(v - MIX[i]) < 1e-9));
-    if (r !== undefined) return { rate: r.engine.eventsPerSec, file: f };
+    const j = JSON.parse(readFileSync(RESULTS_DIR + f, 'utf8')) as { results?: { mix: number[]; engines?: { wire?: { measured: { eventsPerSec: number } } } }[] };
+    const r = j.results?.find((x) => x.mix.length === 3 && x.mix.every((v, i) => Math.abs(v - MIX[i]) < 1e-9) && x.engines?.wire !== undefined);
+    if (r !== undefined) return { rate: r.engines!.wire!.measured.eventsPerSec, file: f };
   }
   return null;
 }
 
 const fromE2e = a['max-rate'] === undefined ? maxRateFromE2e() : null;
-const MAX_RATE = a['max-rate'] !== undefined ? pos('max-rate', a['max-rate']) : (fromE2e?.rate ?? die('no --max-rate and no bench/results/e2e-*.json with this mix: run npm run bench:e2e first'));
+const MAX_RATE = a['max-rate'] !== undefined ? pos('max-rate', a['max-rate']) : (fromE2e?.rate ?? die('no --max-rate and no bench/results/e2e-*.json with this mix: run npm run bench:e2e first (with the wire client)'));
 
 const say = (s: string): boolean => process.stdout.write(s + '\n');
 

@@ -109,9 +109,14 @@ async function wireRead(topic: string, start: () => void): Promise<number> {
   }
 }
 
+/** Consumer groups of the kafkajs runs, deleted at the end with the topic. */
+const groups: string[] = [];
+
 async function kafkajsRead(topic: string, start: () => void): Promise<number> {
   const kafka = new Kafka({ clientId: 'bench-kafkajs', brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: uniqueName('bench_wire_kjs'), maxBytesPerPartition: 4 << 20, maxBytes: 50 << 20 });
+  const groupId = uniqueName('bench_wire_kjs');
+  groups.push(groupId);
+  const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 4 << 20, maxBytes: 50 << 20 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let n = 0;
@@ -153,6 +158,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => {});
     await admin.disconnect();
   }
 }

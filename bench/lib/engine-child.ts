@@ -6,7 +6,7 @@
 import { createApp } from '../../src/main/app.js';
 import { loadConfig } from '../../src/main/config.js';
 import { silentLogger } from '../../src/common/log.js';
-import { RssSampler, cpuMsSince, summarize, type LatencySummary } from './common.js';
+import { RssSampler, cpuMsSince, mainThreadCpuMs, summarize, type LatencySummary } from './common.js';
 import { serveChild } from './child.js';
 
 export interface EngineRequest {
@@ -37,6 +37,8 @@ export interface EngineReply {
   cpuMs: number;
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** CPU of the main thread alone (/proc; NaN elsewhere): fetching, dispatch, merging, the sink. */
+  mainThreadCpuMs: number;
   peakRss: number;
   baselineRss: number;
 }
@@ -52,6 +54,7 @@ serveChild<EngineRequest, EngineReply>(async (req, ctx) => {
   const { config } = loadConfig(req.argv, {});
   const rss = new RssSampler(100);
   const baselineRss = rss.peak;
+  const main0 = mainThreadCpuMs();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const app = createApp(config, silentLogger);
@@ -92,6 +95,7 @@ serveChild<EngineRequest, EngineReply>(async (req, ctx) => {
     clearInterval(watch);
   }
   const wallMs = performance.now() - t0;
+  const mainCpu = mainThreadCpuMs() - main0;
   const cpu = cpuMsSince(cpu0);
   const peakRss = rss.stop();
   await app.close();
@@ -115,6 +119,7 @@ serveChild<EngineRequest, EngineReply>(async (req, ctx) => {
     cpuMs: cpu.totalMs,
     cpuUserMs: cpu.userMs,
     cpuSystemMs: cpu.systemMs,
+    mainThreadCpuMs: mainCpu,
     peakRss,
     baselineRss,
   };

@@ -1,7 +1,8 @@
 /**
  * Fresh, disposable resources for one benchmark run: topics, a consumer group, a
- * PostgreSQL schema and a checkpoint directory, all removed again by `cleanup()` (also on
- * Ctrl-C).
+ * PostgreSQL schema and a checkpoint directory (and more of the last three for further
+ * engine runs on the same topics: `engineTarget`), all removed again by `cleanup()` (also
+ * on Ctrl-C).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,13 +14,22 @@ import { KAFKA_BROKER, PG } from './common.js';
 
 export const uniqueName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 
-export interface RunEnv {
-  topics: { sensor: string; meter: string; weather: string };
+/** Where one engine run keeps its state: consumer group, PostgreSQL schema, checkpoints. */
+export interface EngineTarget {
   groupId: string;
   schema: string;
   checkpointDir: string;
+}
+
+export interface RunEnv extends EngineTarget {
+  topics: { sensor: string; meter: string; weather: string };
   /** Extra consumer groups to delete at cleanup. */
   groups: string[];
+  /**
+   * A further group, schema and checkpoint directory of their own (named after `tag`),
+   * for another engine run on the same topics; removed at cleanup with the rest.
+   */
+  engineTarget(tag: string): Promise<EngineTarget>;
   cleanup(): Promise<void>;
 }
 
@@ -49,12 +59,20 @@ export async function createRunEnv(tag: string, partitions: number): Promise<Run
     topics: Object.values(topics).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
   });
   const checkpointDir = await mkdtemp(join(tmpdir(), `${base}_ckpt_`));
+  const targets: EngineTarget[] = [];
   const env: RunEnv = {
     topics,
     groupId: `${base}_engine`,
     schema: base,
     checkpointDir,
     groups: [],
+    engineTarget: async (tag) => {
+      const name = `${base}_${tag.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+      if (name === env.schema || targets.some((t) => t.schema === name)) throw new Error(`engine target "${tag}" exists already`);
+      const t = { groupId: `${name}_engine`, schema: name, checkpointDir: await mkdtemp(join(tmpdir(), `${name}_ckpt_`)) };
+      targets.push(t);
+      return t;
+    },
     cleanup: async () => {
       cleanups.delete(env.cleanup);
       const errors: string[] = [];
@@ -65,19 +83,21 @@ export async function createRunEnv(tag: string, partitions: number): Promise<Run
           errors.push(`${what}: ${(e as Error).message}`);
         }
       };
-      await step('delete groups', () => admin.deleteGroups([env.groupId, ...env.groups]).catch(() => {}));
+      const all: EngineTarget[] = [env, ...targets];
+      // One at a time: a group that was never used (no engine ran into it) fails alone.
+      for (const g of [...all.map((t) => t.groupId), ...env.groups]) await admin.deleteGroups([g]).catch(() => {});
       await step('delete topics', () => admin.deleteTopics({ topics: Object.values(topics), timeout: 30000 }));
       await step('disconnect', () => admin.disconnect());
-      await step('drop schema', async () => {
+      await step('drop schemas', async () => {
         const c = new pg.Client(PG);
         await c.connect();
         try {
-          await c.query(`DROP SCHEMA IF EXISTS "${env.schema}" CASCADE`);
+          for (const t of all) await c.query(`DROP SCHEMA IF EXISTS "${t.schema}" CASCADE`);
         } finally {
           await c.end();
         }
       });
-      await step('remove checkpoints', () => rm(checkpointDir, { recursive: true, force: true }));
+      for (const t of all) await step('remove checkpoints', () => rm(t.checkpointDir, { recursive: true, force: true }));
       if (errors.length > 0) process.stderr.write(`cleanup: ${errors.join('; ')}\n`);
     },
   };
@@ -85,8 +105,8 @@ export async function createRunEnv(tag: string, partitions: number): Promise<Run
   return env;
 }
 
-/** The engine's command line for this environment. */
-export function engineArgv(env: RunEnv, extra: string[]): string[] {
+/** The engine's command line for this environment (its own group, schema and checkpoints, or `target`'s). */
+export function engineArgv(env: RunEnv, extra: string[], target: EngineTarget = env): string[] {
   return [
     '--kafka-broker', KAFKA_BROKER,
     '--topic-sensor', env.topics.sensor,
@@ -97,9 +117,9 @@ export function engineArgv(env: RunEnv, extra: string[]): string[] {
     '--postgres-db', PG.database,
     '--postgres-user', PG.user,
     '--postgres-password', PG.password,
-    '--postgres-schema', env.schema,
-    '--group-id', env.groupId,
-    '--checkpoint-dir', env.checkpointDir,
+    '--postgres-schema', target.schema,
+    '--group-id', target.groupId,
+    '--checkpoint-dir', target.checkpointDir,
     '--no-create-topics',
     '--metrics-port', '0',
     '--progress-interval', '0',

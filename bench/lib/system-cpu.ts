@@ -5,9 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './common.js';
-
-const TICK = 100; // USER_HZ on Linux
+import { clockTicks, ROOT } from './common.js';
 
 interface Snapshot {
   at: number;
@@ -113,7 +111,8 @@ export class SystemCpu {
   share(childTicksAtEnd?: number): CpuShare {
     const e = this.snap();
     const seconds = (e.at - this.start.at) / 1000;
-    const cores = (ticks: number): number => (seconds > 0 ? Math.round((ticks / TICK / seconds) * 100) / 100 : 0);
+    const tick = clockTicks();
+    const cores = (ticks: number): number => (seconds > 0 ? Math.round((ticks / tick / seconds) * 100) / 100 : 0);
     const childEnd = childTicksAtEnd ?? e.child;
     return {
       seconds: Math.round(seconds * 10) / 10,

@@ -1,13 +1,14 @@
 /**
- * Child: the client ceiling. A kafkajs consumer configured as the engine's (eachBatch,
+ * Child: the kafkajs client ceiling (for reference: the engine's --kafka-client kafkajs
+ * path without the engine). A kafkajs consumer configured as the engine's (eachBatch,
  * autoCommit off, the same fetch sizes and concurrency) that reads the topics to the end
  * offsets they had at start and discards everything.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { RssSampler, cpuMsSince } from './common.js';
+import { RssSampler, cpuMsSince, mainThreadCpuMs } from './common.js';
 import { serveChild } from './child.js';
 
-export interface CeilingRequest {
+export interface KafkajsCeilingRequest {
   brokers: string[];
   topics: string[];
   groupId: string;
@@ -17,7 +18,7 @@ export interface CeilingRequest {
   partitionsConcurrency: number;
 }
 
-export interface CeilingReply {
+export interface KafkajsCeilingReply {
   messages: number;
   bytes: number;
   batches: number;
@@ -26,11 +27,13 @@ export interface CeilingReply {
   /** First record to last record. */
   activeMs: number;
   cpuMs: number;
+  mainThreadCpuMs: number;
   peakRss: number;
 }
 
-serveChild<CeilingRequest, CeilingReply>(async (req) => {
+serveChild<KafkajsCeilingRequest, KafkajsCeilingReply>(async (req) => {
   const rss = new RssSampler(100);
+  const main0 = mainThreadCpuMs();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const kafka = new Kafka({ clientId: 'bench-ceiling', brokers: req.brokers, logLevel: logLevel.NOTHING });
@@ -88,8 +91,9 @@ serveChild<CeilingRequest, CeilingReply>(async (req) => {
   });
   await finished;
   const wallMs = (last || performance.now()) - t0;
+  const mainCpu = mainThreadCpuMs() - main0;
   const cpu = cpuMsSince(cpu0);
   const peakRss = rss.stop();
   await consumer.disconnect();
-  return { messages, bytes, batches, wallMs, activeMs: last - first, cpuMs: cpu.totalMs, peakRss };
+  return { messages, bytes, batches, wallMs, activeMs: last - first, cpuMs: cpu.totalMs, mainThreadCpuMs: mainCpu, peakRss };
 });
