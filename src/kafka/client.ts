@@ -347,7 +347,13 @@ export class KafkaWireClient {
       b = { nodeId: r.nodeId, host: r.host, port: r.port };
       this.coordinators.set(groupId, b);
     }
-    return this.connection(b.host, b.port, lane);
+    try {
+      return await this.connection(b.host, b.port, lane);
+    } catch (e) {
+      // The coordinator's broker is gone (or moved): ask again who coordinates the group.
+      if (this.coordinators.get(groupId) === b) this.coordinators.delete(groupId);
+      throw e;
+    }
   }
 
   private coordinatorError(groupId: string, what: string, code: number): KafkaWireError {

@@ -218,7 +218,8 @@ export class GroupMember {
    * Joins the group and resolves with the first assignment (after onAssign returned);
    * from then on the member heartbeats and rejoins by itself until leave(). Rejects when
    * the join fails for good (retries exhausted, fenced, inconsistent protocol) or onAssign
-   * throws; the member is then stopped (as after leave()).
+   * throws; the member is then stopped (state 'failed', partitions revoked as lost), and
+   * leave() still sends LeaveGroup if the coordinator counts it as a member.
    */
   join(): Promise<TopicPartition[]> {
     if (this._state !== 'idle') return Promise.reject(new KafkaWireError('INVALID_ARGUMENT', `join() called on a member in state ${this._state}`));

@@ -340,3 +340,51 @@ test('offsets committed in onRevoke (slower than the session timeout) are what t
   const p0 = fetched[0].partitions.find((x) => x.partition === parts[0].partition);
   assert.equal(p0?.offset, '1000');
 });
+
+test('lost connections and a moved coordinator are retried without a rebalance; leave() during a join ends it at once', async (t) => {
+  const { topics, all } = await twoTopics(t, 'grp_retry');
+  const group = uniqueName('grp_retry');
+  let slowRevokeMs = 0;
+  const a = probe(t, group, topics, 'inst-a', { onRevoke: () => new Promise((r) => setTimeout(r, slowRevokeMs)) });
+  await a.member.join();
+  const generation = a.member.generationId;
+
+  // Every socket of a's client dies (a broker restart, a network fault).
+  const conns = (a.client as unknown as { connections: Map<string, Promise<{ socket: { destroy: () => void } }>> }).connections;
+  assert.ok([...conns.keys()].some((k) => k.includes('/group-member-')), "the member talks to the coordinator on a connection of its own");
+  for (const c of conns.values()) (await c).socket.destroy();
+  await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_MS));
+  await a.member.commit(a.member.assignment.map((x) => ({ ...x, offset: 5n })));
+
+  // The coordinator "moved": the cached one no longer answers; the member looks it up again.
+  const net = await import('node:net');
+  const dead = net.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const port = (dead.address() as { port: number }).port;
+  await new Promise((r) => dead.close(r));
+  const coordinators = (a.client as unknown as { coordinators: Map<string, { nodeId: number; host: string; port: number }> }).coordinators;
+  coordinators.set(group, { nodeId: 99, host: '127.0.0.1', port });
+  await a.member.commit(a.member.assignment.map((x) => ({ ...x, offset: 6n })));
+  assert.notEqual(coordinators.get(group)?.port, port);
+  await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_MS));
+  assert.equal(a.member.generationId, generation, 'no rebalance');
+  assert.equal(a.member.state, 'stable');
+  assert.deepEqual(a.revokes, []);
+  assert.deepEqual((await a.client.fetchCommittedOffsets(group, a.member.assignment)).map((x) => x.offset), all.map(() => 6n));
+
+  // b's JoinGroup waits at the coordinator while a revokes slowly; b leaves meanwhile.
+  slowRevokeMs = 4_000;
+  const b = probe(t, group, topics, null);
+  const joining = b.member.join();
+  joining.catch(() => {});
+  await waitFor('a revoking', () => a.revokes.length === 1, 5_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const leaveAt = Date.now();
+  await b.member.leave();
+  const leaveMs = Date.now() - leaveAt;
+  assert.ok(leaveMs < 1_500, `leave() took ${leaveMs} ms`);
+  await assert.rejects(joining, (e: unknown) => e instanceof KafkaWireError && e.code === 'CLIENT_CLOSED');
+  assert.equal(b.member.state, 'closed');
+  await waitFor('a holds everything again', () => a.member.state === 'stable' && a.member.assignment.length === all.length, 15_000);
+  assert.deepEqual(a.errors, []);
+});
