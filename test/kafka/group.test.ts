@@ -388,3 +388,29 @@ test('lost connections and a moved coordinator are retried without a rebalance; 
   await waitFor('a holds everything again', () => a.member.state === 'stable' && a.member.assignment.length === all.length, 15_000);
   assert.deepEqual(a.errors, []);
 });
+
+test('misconfigurations fail join() with the reason: a session timeout the broker refuses, a group of other consumers', async (t) => {
+  const { topics } = await twoTopics(t, 'grp_misconf');
+  const short = probe(t, uniqueName('grp_short'), topics, null, { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 300 });
+  await assert.rejects(
+    short.member.join(),
+    (e: unknown) => e instanceof KafkaWireError && e.kafkaCode === KafkaCode.INVALID_SESSION_TIMEOUT && /group\.min\/max\.session\.timeout\.ms/.test(e.message),
+  );
+  assert.equal(short.member.state, 'failed');
+
+  // A kafkajs consumer (another assignor) already in the group.
+  const group = uniqueName('grp_other');
+  const consumer = kafka('grp-other').consumer({ groupId: group, sessionTimeout: SESSION_MS });
+  t.after(() => consumer.disconnect());
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.connect();
+  await consumer.subscribe({ topics });
+  await consumer.run({ eachMessage: async () => {} });
+  await joined;
+  const m = probe(t, group, topics, null);
+  await assert.rejects(
+    m.member.join(),
+    (e: unknown) => e instanceof KafkaWireError && e.kafkaCode === KafkaCode.INCONSISTENT_GROUP_PROTOCOL && /smartgrid-sticky-roundrobin/.test(e.message),
+  );
+  assert.ok(m.errors.some((e) => e.kafkaCode === KafkaCode.INCONSISTENT_GROUP_PROTOCOL), 'reported through onError too');
+});
