@@ -132,7 +132,7 @@ export class KafkaWireClient {
       const c = new Connection({ host, port, clientId: this.clientId, connectTimeoutMs: this.requestTimeoutMs });
       await c.connect();
       try {
-        await this.checkVersions(c);
+        await this.checkVersions(c, lane !== '');
       } catch (e) {
         c.close();
         throw e;
@@ -146,14 +146,15 @@ export class KafkaWireClient {
     return p;
   }
 
-  private async checkVersions(c: Connection): Promise<void> {
+  /** The group APIs (JoinGroup v9 etc., Kafka 3.2+) are required only on a group member's connections. */
+  private async checkVersions(c: Connection, group: boolean): Promise<void> {
     const r = await c.send(apiVersionsRequest('smartgrid-stream-wire', '1'), this.requestTimeoutMs);
     if (r.errorCode !== 0) {
       throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} refused ApiVersions v3: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
     }
     const wanted: [string, number, number][] = [
       ...Object.entries(API_VERSIONS).map(([name, v]): [string, number, number] => [name, ApiKey[name as keyof typeof ApiKey], v]),
-      ...Object.entries(GROUP_API_VERSIONS).map(([name, v]): [string, number, number] => [name, GroupApiKey[name as keyof typeof GroupApiKey], v]),
+      ...(group ? Object.entries(GROUP_API_VERSIONS) : []).map(([name, v]): [string, number, number] => [name, GroupApiKey[name as keyof typeof GroupApiKey], v]),
     ];
     for (const [name, key, version] of wanted) {
       const range = r.apis.get(key);
