@@ -28,6 +28,7 @@ import {
   offsetCommitRequest,
   offsetFetchRequest,
   type BrokerInfo,
+  type CommitMember,
   type CommitOffset,
   type FetchPartitionResponse,
   type FetchedOffset,
@@ -35,6 +36,7 @@ import {
   type RequestSpec,
 } from './protocol.js';
 import { scanBatches } from './record-batch.js';
+import { GROUP_API_VERSIONS, GroupApiKey } from './group-protocol.js';
 import type { AbortedTransaction } from './decode.js';
 
 export interface KafkaWireClientOptions {
@@ -65,6 +67,9 @@ interface LeaderInfo {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Answers to a member's commit meaning that it no longer is the member it says (or the group is between generations). */
+const FENCING_CODES: ReadonlySet<number> = new Set([KafkaCode.ILLEGAL_GENERATION, KafkaCode.UNKNOWN_MEMBER_ID, KafkaCode.FENCED_INSTANCE_ID, KafkaCode.REBALANCE_IN_PROGRESS]);
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
@@ -105,23 +110,29 @@ export class KafkaWireClient {
 
   // ---------------------------------------------------------------- connections
 
-  /** A connected, version-checked connection to host:port (one per address, reused). */
-  private connection(host: string, port: number): Promise<Connection> {
+  /**
+   * A connected, version-checked connection to host:port (one per address and lane,
+   * reused). Lanes other than the default '' are for group members: a broker handles one
+   * request per connection at a time, and a JoinGroup waits there for the whole rebalance,
+   * so each member gets a connection of its own (as the Java consumer does for its
+   * coordinator).
+   */
+  private connection(host: string, port: number, lane = ''): Promise<Connection> {
     if (this.closed) return Promise.reject(new KafkaWireError('CLIENT_CLOSED', 'the client is closed'));
-    const key = `${host}:${port}`;
+    const key = lane === '' ? `${host}:${port}` : `${host}:${port}/${lane}`;
     const existing = this.connections.get(key);
     if (existing !== undefined) {
       return existing.then((c) => {
         if (c.usable) return c;
         if (this.connections.get(key) === existing) this.connections.delete(key);
-        return this.connection(host, port);
+        return this.connection(host, port, lane);
       });
     }
     const p = (async () => {
       const c = new Connection({ host, port, clientId: this.clientId, connectTimeoutMs: this.requestTimeoutMs });
       await c.connect();
       try {
-        await this.checkVersions(c);
+        await this.checkVersions(c, lane !== '');
       } catch (e) {
         c.close();
         throw e;
@@ -135,13 +146,18 @@ export class KafkaWireClient {
     return p;
   }
 
-  private async checkVersions(c: Connection): Promise<void> {
+  /** The group APIs (JoinGroup v9 etc., Kafka 3.2+) are required only on a group member's connections. */
+  private async checkVersions(c: Connection, group: boolean): Promise<void> {
     const r = await c.send(apiVersionsRequest('smartgrid-stream-wire', '1'), this.requestTimeoutMs);
     if (r.errorCode !== 0) {
       throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} refused ApiVersions v3: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
     }
-    for (const [name, version] of Object.entries(API_VERSIONS)) {
-      const range = r.apis.get(ApiKey[name as keyof typeof ApiKey]);
+    const wanted: [string, number, number][] = [
+      ...Object.entries(API_VERSIONS).map(([name, v]): [string, number, number] => [name, ApiKey[name as keyof typeof ApiKey], v]),
+      ...(group ? Object.entries(GROUP_API_VERSIONS) : []).map(([name, v]): [string, number, number] => [name, GroupApiKey[name as keyof typeof GroupApiKey], v]),
+    ];
+    for (const [name, key, version] of wanted) {
+      const range = r.apis.get(key);
       if (range === undefined || version < range.min || version > range.max) {
         const has = range === undefined ? 'not at all' : `v${range.min}-v${range.max}`;
         throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} supports ${name} ${has}; this client needs v${version}`);
@@ -179,16 +195,16 @@ export class KafkaWireClient {
     return sleep(base * (0.8 + 0.4 * Math.random()));
   }
 
-  /** Runs op, retrying retriable errors with backoff (and a metadata refresh) for up to retryTimeoutMs. */
-  private async retrying<T>(what: string, op: () => Promise<T>): Promise<T> {
+  /** Runs op, retrying retriable errors with backoff (and a metadata refresh) for up to timeoutMs (default retryTimeoutMs). */
+  private async retrying<T>(what: string, op: () => Promise<T>, timeoutMs = this.retryTimeoutMs): Promise<T> {
     const start = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         return await op();
       } catch (e) {
         if (!(e instanceof KafkaWireError) || !e.canRetry) throw e;
-        if (Date.now() - start > this.retryTimeoutMs) {
-          throw new KafkaWireError('KAFKA_RETRIES_EXHAUSTED', `${what}: still failing after ${this.retryTimeoutMs} ms: ${e.message}`, { cause: e });
+        if (Date.now() - start > timeoutMs) {
+          throw new KafkaWireError('KAFKA_RETRIES_EXHAUSTED', `${what}: still failing after ${timeoutMs} ms: ${e.message}`, { cause: e });
         }
         await this.backoff(attempt);
       }
@@ -260,9 +276,9 @@ export class KafkaWireClient {
   }
 
   /** Sends on c; a connection-level failure drops the connection so the next call reconnects. */
-  private async sendOn<T>(c: Connection, spec: RequestSpec<T>, extraTimeoutMs = 0): Promise<T> {
+  private async sendOn<T>(c: Connection, spec: RequestSpec<T>, extraTimeoutMs = 0, timeoutMs = this.requestTimeoutMs + extraTimeoutMs): Promise<T> {
     try {
-      return await c.send(spec, this.requestTimeoutMs + extraTimeoutMs);
+      return await c.send(spec, timeoutMs);
     } catch (e) {
       if (e instanceof KafkaWireError && (e.code === 'KAFKA_DISCONNECTED' || e.code === 'REQUEST_TIMEOUT')) this.dropConnection(c);
       throw e;
@@ -318,7 +334,7 @@ export class KafkaWireClient {
 
   // ---------------------------------------------------------------- offsets of a group
 
-  private async coordinator(groupId: string): Promise<Connection> {
+  private async coordinator(groupId: string, lane = ''): Promise<Connection> {
     let b = this.coordinators.get(groupId);
     if (b === undefined) {
       const c = await this.anyConnection();
@@ -332,7 +348,13 @@ export class KafkaWireClient {
       b = { nodeId: r.nodeId, host: r.host, port: r.port };
       this.coordinators.set(groupId, b);
     }
-    return this.connection(b.host, b.port);
+    try {
+      return await this.connection(b.host, b.port, lane);
+    } catch (e) {
+      // The coordinator's broker is gone (or moved): ask again who coordinates the group.
+      if (this.coordinators.get(groupId) === b) this.coordinators.delete(groupId);
+      throw e;
+    }
   }
 
   private coordinatorError(groupId: string, what: string, code: number): KafkaWireError {
@@ -367,6 +389,77 @@ export class KafkaWireClient {
       for (const r of res.offsets) if (r.errorCode !== 0) throw this.coordinatorError(groupId, `OffsetFetch ${r.topic}[${r.partition}]`, r.errorCode);
       return res.offsets;
     });
+  }
+
+  // ---------------------------------------------------------------- group membership (used by GroupMember)
+
+  /**
+   * @internal One request to the group's coordinator on a member's own connection `lane`.
+   * Coordinator moves (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS,
+   * as `errorCodeOf` reads them from the response) and lost connections are retried with
+   * backoff for up to retryForMs (0: one attempt); every other answer is returned.
+   * extraTimeoutMs: how much longer than requestTimeoutMs the broker may take (JoinGroup
+   * waits for the rebalance); timeoutMs replaces requestTimeoutMs (heartbeats: an answer
+   * later than the session timeout is no use).
+   */
+  async groupRequest<T>(
+    groupId: string,
+    lane: string,
+    what: string,
+    spec: () => RequestSpec<T>,
+    errorCodeOf: (res: T) => number,
+    options: { retryForMs: number; extraTimeoutMs?: number; timeoutMs?: number },
+  ): Promise<T> {
+    return this.retrying(
+      `${what} ${groupId}`,
+      async () => {
+        const c = await this.coordinator(groupId, lane);
+        const res = await this.sendOn(c, spec(), options.extraTimeoutMs ?? 0, options.timeoutMs ?? this.requestTimeoutMs + (options.extraTimeoutMs ?? 0));
+        const code = errorCodeOf(res);
+        if (code === KafkaCode.NOT_COORDINATOR || code === KafkaCode.COORDINATOR_NOT_AVAILABLE || code === KafkaCode.COORDINATOR_LOAD_IN_PROGRESS) {
+          throw this.coordinatorError(groupId, what, code);
+        }
+        return res;
+      },
+      options.retryForMs,
+    );
+  }
+
+  /**
+   * @internal Commits offsets as a group member (its generation, member id and instance
+   * id). A refusal because the member is not current (ILLEGAL_GENERATION,
+   * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, REBALANCE_IN_PROGRESS) is a GROUP_FENCED error;
+   * coordinator moves and lost connections are retried for up to retryTimeoutMs.
+   */
+  async commitOffsetsAsMember(groupId: string, member: CommitMember, offsets: readonly CommitOffset[], lane = ''): Promise<void> {
+    await this.retrying(`OffsetCommit ${groupId}`, async () => {
+      const c = await this.coordinator(groupId, lane);
+      const res = await this.sendOn(c, offsetCommitRequest(groupId, offsets, member));
+      for (const r of res) {
+        if (r.errorCode === 0) continue;
+        if (FENCING_CODES.has(r.errorCode)) {
+          const who = `member ${member.memberId}${member.groupInstanceId === null ? '' : ` (instance ${member.groupInstanceId})`} of generation ${member.generationId}`;
+          throw new KafkaWireError(
+            'GROUP_FENCED',
+            `OffsetCommit ${r.topic}[${r.partition}] for group ${groupId} refused: ${who} is not current (${kafkaCodeName(r.errorCode)}); its partitions may belong to another member now`,
+            { kafkaCode: r.errorCode },
+          );
+        }
+        throw this.coordinatorError(groupId, `OffsetCommit ${r.topic}[${r.partition}]`, r.errorCode);
+      }
+    });
+  }
+
+  /** @internal Closes the connections of a member's lane. */
+  closeLane(lane: string): void {
+    for (const [key, p] of this.connections) {
+      if (!key.endsWith(`/${lane}`)) continue;
+      this.connections.delete(key);
+      p.then(
+        (c) => c.close(),
+        () => {},
+      );
+    }
   }
 
   // ---------------------------------------------------------------- Fetch

@@ -23,6 +23,12 @@ export const KafkaWireErrorCodes = [
   'UNSUPPORTED_CODEC',
   // a record batch with magic < 2 (message sets v0/v1), which this decoder does not read
   'UNSUPPORTED_MAGIC',
+  // a group member's generation, member id or instance id is no longer current (a rebalance
+  // happened, its session expired, or another process took over its group.instance.id): the
+  // coordinator refused its request, and its partitions may belong to another member now
+  'GROUP_FENCED',
+  // a group member's onAssign/onRevoke callback threw (the error is the cause)
+  'GROUP_CALLBACK_FAILED',
   'REQUEST_TIMEOUT',
   'INVALID_ARGUMENT',
   'CLIENT_CLOSED',
@@ -82,13 +88,20 @@ export const KafkaCode = {
   COORDINATOR_NOT_AVAILABLE: 15,
   NOT_COORDINATOR: 16,
   ILLEGAL_GENERATION: 22,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  INVALID_GROUP_ID: 24,
   UNKNOWN_MEMBER_ID: 25,
+  INVALID_SESSION_TIMEOUT: 26,
   REBALANCE_IN_PROGRESS: 27,
+  GROUP_AUTHORIZATION_FAILED: 30,
   UNSUPPORTED_VERSION: 35,
   KAFKA_STORAGE_ERROR: 56,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
   OFFSET_NOT_AVAILABLE: 78,
+  MEMBER_ID_REQUIRED: 79,
+  GROUP_MAX_SIZE_REACHED: 81,
+  FENCED_INSTANCE_ID: 82,
   UNSTABLE_OFFSET_COMMIT: 88,
   UNKNOWN_TOPIC_ID: 100,
 } as const;

@@ -1,6 +1,7 @@
 /**
  * The Kafka wire read path. Main thread: KafkaWireClient (metadata, ListOffsets, offset
- * commit/fetch without membership) and its Fetcher (raw record batches per partition).
+ * commit/fetch without membership) and its Fetcher (raw record batches per partition);
+ * GroupMember (classic consumer-group protocol with static membership) on top of it.
  * Worker threads: decodeRecordBatches (CRC, decompression, transactions) — it imports
  * nothing that needs the main thread.
  */
@@ -9,4 +10,17 @@ export { decodeRecordBatches, type DecodedRecords, type DecodeOptions, type Abor
 export { KafkaWireError, OffsetOutOfRangeError, KafkaCode, type KafkaWireErrorCode } from './errors.js';
 export { RecordBatchBuilder, scanBatches, BATCH, ATTR } from './record-batch.js';
 export { crc32c } from './crc32c.js';
-export { API_VERSIONS } from './protocol.js';
+export { API_VERSIONS, type CommitOffset } from './protocol.js';
+export { GroupMember, type GroupMemberOptions, type GroupMemberState, type RevokeInfo } from './group.js';
+export { assignStickyRoundRobin, STICKY_ROUND_ROBIN, type AssignorMember } from './assignor.js';
+export {
+  GROUP_API_VERSIONS,
+  CONSUMER_PROTOCOL_TYPE,
+  encodeSubscription,
+  decodeSubscription,
+  encodeAssignment,
+  decodeAssignment,
+  type ConsumerSubscription,
+  type ConsumerAssignment,
+  type TopicPartitions,
+} from './group-protocol.js';

@@ -347,7 +347,20 @@ export interface PartitionResult {
   errorCode: number;
 }
 
-export function offsetCommitRequest(groupId: string, offsets: readonly CommitOffset[]): RequestSpec<PartitionResult[]> {
+/** Who commits: a group member's generation and ids (group-protocol.ts, GroupMember). */
+export interface CommitMember {
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+/**
+ * Without `member`: generation -1 and an empty member id, a commit from outside the group,
+ * which the group coordinator accepts while the group has no active members (simple
+ * consumer). With it: a commit as that member, which the coordinator refuses
+ * (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID) unless it is current.
+ */
+export function offsetCommitRequest(groupId: string, offsets: readonly CommitOffset[], member?: CommitMember): RequestSpec<PartitionResult[]> {
   const byTopic = groupByTopic(offsets);
   return {
     apiKey: ApiKey.OffsetCommit,
@@ -355,11 +368,9 @@ export function offsetCommitRequest(groupId: string, offsets: readonly CommitOff
     body: (w) =>
       w
         .compactString(groupId)
-        // generation -1 and an empty member id: a commit from outside the group, which the
-        // group coordinator accepts while the group has no active members (simple consumer)
-        .int32(-1)
-        .compactString('')
-        .compactString(null) // group_instance_id
+        .int32(member?.generationId ?? -1)
+        .compactString(member?.memberId ?? '')
+        .compactString(member?.groupInstanceId ?? null)
         .compactArray([...byTopic], (x, [topic, ps]) =>
           x
             .compactString(topic)

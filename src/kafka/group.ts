@@ -1,0 +1,721 @@
+/**
+ * A member of a consumer group speaking the classic group protocol (JoinGroup, SyncGroup,
+ * Heartbeat, LeaveGroup; KIP-62 rebalance timeout, KIP-345 static membership, KIP-394
+ * member id required, KIP-814 skip assignment), with the `consumer` protocol type so that
+ * Kafka's tools describe the group like one of Java consumers.
+ *
+ * Rebalancing is eager, as the Java consumer's "range"/"roundrobin" assignors do it: before
+ * rejoining, the member gives up all its partitions (onRevoke, awaited: the caller flushes,
+ * snapshots and commits), and gets its new set in onAssign after SyncGroup. So a partition
+ * is never held by two members of the same generation, and a member whose generation is
+ * over cannot commit: the coordinator refuses it (GROUP_FENCED). The leader assigns with
+ * the sticky round-robin assignor (assignor.ts): the same partitions come back to the same
+ * members wherever the balance allows.
+ *
+ * Static membership (groupInstanceId): a member that stops without LeaveGroup (the
+ * default for static members) keeps its partitions in the coordinator until its session
+ * times out; an instance restarted with the same id in that time gets them back at once,
+ * without a rebalance of the others.
+ *
+ * Concurrency: one internal loop runs joins and every callback, so onRevoke and onAssign
+ * never overlap; heartbeats go on (on the member's own connection) while the callbacks
+ * run, so a slow flush does not cost the session.
+ */
+import type { KafkaWireClient, TopicPartition } from './client.js';
+import { KafkaCode, KafkaWireError, kafkaCodeName } from './errors.js';
+import type { CommitOffset } from './protocol.js';
+import {
+  CONSUMER_PROTOCOL_TYPE,
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+  heartbeatRequest,
+  joinGroupRequest,
+  leaveGroupRequest,
+  syncGroupRequest,
+  type JoinGroupMember,
+} from './group-protocol.js';
+import { STICKY_ROUND_ROBIN, assignStickyRoundRobin, fromTopicPartitions, toTopicPartitions, type AssignorMember } from './assignor.js';
+
+export interface RevokeInfo {
+  /**
+   * True when the partitions are already lost: the session expired, the generation is
+   * over or another process took the instance id. Another member may own them now, and
+   * commits will be refused: drop uncommitted work instead of flushing it.
+   */
+  lost: boolean;
+  /** Why (for logs). */
+  reason: string;
+  /** The generation the partitions were assigned in. */
+  generationId: number;
+}
+
+export interface GroupMemberOptions {
+  groupId: string;
+  /** Topics to subscribe to; the leader assigns the partitions of all of them together. */
+  topics: readonly string[];
+  /**
+   * group.instance.id for static membership (KIP-345): unique per instance and stable across
+   * its restarts (e.g. the host or pod name). Null/absent: a dynamic member.
+   */
+  groupInstanceId?: string | null;
+  /**
+   * The coordinator removes the member when no heartbeat arrives for this long; the broker
+   * allows [group.min.session.timeout.ms, group.max.session.timeout.ms] (6 s to 30 min by
+   * default). Default 45 s (the Java consumer's).
+   */
+  sessionTimeoutMs?: number;
+  /** How long the coordinator waits for every member to rejoin (onRevoke included) in a rebalance. Default 60 s. */
+  rebalanceTimeoutMs?: number;
+  /** Default: a third of the session timeout, at most 3 s. */
+  heartbeatIntervalMs?: number;
+  /**
+   * Whether leave() sends LeaveGroup. Default: true for dynamic members (the others get
+   * their partitions at once), false for static ones (a restart within the session timeout
+   * gets the same partitions back without a rebalance).
+   */
+  leaveGroupOnLeave?: boolean;
+  /** How often the leader checks whether the subscribed topics' partition counts changed (then it rebalances). Default 30 s. */
+  metadataCheckIntervalMs?: number;
+  /** Opaque bytes sent in the subscription (visible to the leader). */
+  userData?: Uint8Array | null;
+  /** A new set of partitions, after each (re)join; awaited (heartbeats go on meanwhile). */
+  onAssign?: (partitions: TopicPartition[], generationId: number) => void | Promise<void>;
+  /**
+   * The member gives up `partitions`: before it rejoins (eager rebalance), when it leaves,
+   * or when they were lost (info.lost). Awaited before the member rejoins; unless lost,
+   * commit() still works during the call. Not called when the member holds nothing.
+   */
+  onRevoke?: (partitions: TopicPartition[], info: RevokeInfo) => void | Promise<void>;
+  /**
+   * Problems in the background: retries exhausted while rejoining (the member keeps
+   * trying: error.canRetry is true), a callback that threw (GROUP_CALLBACK_FAILED), or a fatal
+   * error (fenced by another instance with the same groupInstanceId, an inconsistent
+   * group protocol): the member then stops; see `failure`.
+   */
+  onError?: (error: KafkaWireError) => void;
+}
+
+export type GroupMemberState = 'idle' | 'joining' | 'stable' | 'leaving' | 'closed' | 'failed';
+
+let lanes = 0;
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function positiveInt(name: string, v: number | undefined, dflt: number): number {
+  const x = v ?? dflt;
+  if (!Number.isInteger(x) || x <= 0) throw new KafkaWireError('INVALID_ARGUMENT', `options.${name} must be a positive integer, got ${String(v)}`);
+  return x;
+}
+
+function callbackError(which: string, e: unknown): KafkaWireError {
+  return new KafkaWireError('GROUP_CALLBACK_FAILED', `${which} threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+interface Rejoin {
+  reason: string;
+  lost: boolean;
+}
+
+export class GroupMember {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly groupInstanceId: string | null;
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly metadataCheckIntervalMs: number;
+  private readonly leaveGroupOnLeave: boolean;
+  private readonly userData: Uint8Array | null;
+  private readonly onAssignCb: GroupMemberOptions['onAssign'];
+  private readonly onRevokeCb: GroupMemberOptions['onRevoke'];
+  private readonly onErrorCb: GroupMemberOptions['onError'];
+  /** This member's own connection to the coordinator (see KafkaWireClient.connection). */
+  private readonly lane = `group-member-${++lanes}`;
+
+  private _state: GroupMemberState = 'idle';
+  private _memberId = '';
+  private _generationId = -1;
+  private _leaderId = '';
+  private resetMemberId = false;
+  private assigned: TopicPartition[] = [];
+  /** The previous generation's partitions, announced as owned_partitions so that the leader keeps them here. */
+  private owned: TopicPartition[] = [];
+  /** Leader: the partition count of each subscribed topic the assignment was made with. */
+  private assignedCounts = new Map<string, number>();
+  /** Set when the partitions are lost (commits are refused locally) until the next assignment. */
+  private lostReason: string | undefined;
+
+  private rejoin: Rejoin | undefined;
+  private fatal: KafkaWireError | undefined;
+  private closing = false;
+  private inRound = false;
+  private wakeLoop: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+  private leaving: Promise<void> | undefined;
+  private first: { resolve: (p: TopicPartition[]) => void; reject: (e: KafkaWireError) => void } | undefined;
+
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatBusy = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** Tests: simulates a stalled process (no heartbeats, no session watchdog). */
+  private paused = false;
+
+  constructor(
+    private readonly client: KafkaWireClient,
+    options: GroupMemberOptions,
+  ) {
+    if (typeof options.groupId !== 'string' || options.groupId === '') throw new KafkaWireError('INVALID_ARGUMENT', 'options.groupId must be a non-empty string');
+    if (!Array.isArray(options.topics) || options.topics.length === 0 || options.topics.some((t) => typeof t !== 'string' || t === '')) {
+      throw new KafkaWireError('INVALID_ARGUMENT', 'options.topics must list at least one topic name');
+    }
+    if (options.groupInstanceId !== undefined && options.groupInstanceId !== null && (typeof options.groupInstanceId !== 'string' || options.groupInstanceId === '')) {
+      throw new KafkaWireError('INVALID_ARGUMENT', 'options.groupInstanceId must be a non-empty string or null');
+    }
+    this.groupId = options.groupId;
+    this.topics = [...new Set(options.topics)].sort();
+    this.groupInstanceId = options.groupInstanceId ?? null;
+    this.sessionTimeoutMs = positiveInt('sessionTimeoutMs', options.sessionTimeoutMs, 45_000);
+    this.rebalanceTimeoutMs = positiveInt('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000);
+    this.heartbeatIntervalMs = positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.max(1, Math.min(3_000, Math.floor(this.sessionTimeoutMs / 3))));
+    if (this.heartbeatIntervalMs >= this.sessionTimeoutMs) {
+      throw new KafkaWireError('INVALID_ARGUMENT', `options.heartbeatIntervalMs (${this.heartbeatIntervalMs}) must be below sessionTimeoutMs (${this.sessionTimeoutMs})`);
+    }
+    this.metadataCheckIntervalMs = positiveInt('metadataCheckIntervalMs', options.metadataCheckIntervalMs, 30_000);
+    this.leaveGroupOnLeave = options.leaveGroupOnLeave ?? this.groupInstanceId === null;
+    this.userData = options.userData ?? null;
+    this.onAssignCb = options.onAssign;
+    this.onRevokeCb = options.onRevoke;
+    this.onErrorCb = options.onError;
+  }
+
+  get state(): GroupMemberState {
+    return this._state;
+  }
+  /** The id the coordinator gave this member ('' before the first join). */
+  get memberId(): string {
+    return this._memberId;
+  }
+  /** The generation of the current assignment; -1 while (re)joining. */
+  get generationId(): number {
+    return this._generationId;
+  }
+  get isLeader(): boolean {
+    return this._memberId !== '' && this._leaderId === this._memberId;
+  }
+  /** The partitions this member holds now (a copy), sorted by topic and partition. */
+  get assignment(): TopicPartition[] {
+    return this.assigned.map((tp) => ({ ...tp }));
+  }
+  /** The fatal error that stopped the member (state 'failed'). */
+  get failure(): KafkaWireError | undefined {
+    return this.fatal;
+  }
+
+  /**
+   * Joins the group and resolves with the first assignment (after onAssign returned);
+   * from then on the member heartbeats and rejoins by itself until leave(). Rejects when
+   * the join fails for good (retries exhausted, fenced, inconsistent protocol) or onAssign
+   * throws; the member is then stopped (state 'failed', partitions revoked as lost), and
+   * leave() still sends LeaveGroup if the coordinator counts it as a member.
+   */
+  join(): Promise<TopicPartition[]> {
+    if (this._state !== 'idle') return Promise.reject(new KafkaWireError('INVALID_ARGUMENT', `join() called on a member in state ${this._state}`));
+    this._state = 'joining';
+    const p = new Promise<TopicPartition[]>((resolve, reject) => (this.first = { resolve, reject }));
+    this.rejoin = { reason: 'initial join', lost: false };
+    this.loopDone = this.loop();
+    return p;
+  }
+
+  /**
+   * Commits offsets (the next offset to read, per partition) as this member of its
+   * current generation. Rejects with GROUP_FENCED when the member does not hold every
+   * partition in `offsets` in a current generation: it is rejoining, lost its partitions,
+   * or the coordinator refused the commit (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+   * FENCED_INSTANCE_ID, REBALANCE_IN_PROGRESS — see error.kafkaCode); then the member
+   * rejoins. Coordinator moves and lost connections are retried.
+   */
+  async commit(offsets: readonly CommitOffset[]): Promise<void> {
+    if (this._state === 'closed') throw new KafkaWireError('CLIENT_CLOSED', `group member ${this.describe()} has left`);
+    if (this.fatal !== undefined) throw new KafkaWireError('GROUP_FENCED', `group member ${this.describe()} stopped: ${this.fatal.message}`, { cause: this.fatal, kafkaCode: this.fatal.kafkaCode });
+    if (this.lostReason !== undefined) throw new KafkaWireError('GROUP_FENCED', `group member ${this.describe()} lost its partitions (${this.lostReason}): commit refused`);
+    if (this._generationId < 0 || this.inRound) throw new KafkaWireError('GROUP_FENCED', `group member ${this.describe()} is (re)joining the group: it holds no partitions to commit`);
+    const mine = new Set(this.assigned.map((tp) => tpKey(tp.topic, tp.partition)));
+    const foreign = offsets.filter((o) => !mine.has(tpKey(o.topic, o.partition)));
+    if (foreign.length > 0) {
+      throw new KafkaWireError(
+        'GROUP_FENCED',
+        `group member ${this.describe()} does not hold ${foreign.map((o) => `${o.topic}[${o.partition}]`).join(', ')} in generation ${this._generationId}: commit refused`,
+      );
+    }
+    if (offsets.length === 0) return;
+    const member = { generationId: this._generationId, memberId: this._memberId, groupInstanceId: this.groupInstanceId };
+    try {
+      await this.client.commitOffsetsAsMember(this.groupId, member, offsets, this.lane);
+    } catch (e) {
+      if (e instanceof KafkaWireError && e.code === 'GROUP_FENCED' && member.generationId === this._generationId && member.memberId === this._memberId) {
+        if (e.kafkaCode === KafkaCode.FENCED_INSTANCE_ID) this.stopFatally(e);
+        else this.requestRejoin(`a commit was refused (${kafkaCodeName(e.kafkaCode ?? -1)})`, e.kafkaCode !== KafkaCode.REBALANCE_IN_PROGRESS, e.kafkaCode === KafkaCode.UNKNOWN_MEMBER_ID);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Stops: gives up the partitions (onRevoke, awaited; commits still work in it), stops
+   * heartbeating and, when `leaveGroup` (default: options.leaveGroupOnLeave), sends
+   * LeaveGroup so that the others get the partitions at once. Without it a static
+   * member's partitions wait for its restart (or its session timeout).
+   */
+  leave(options: { leaveGroup?: boolean } = {}): Promise<void> {
+    this.leaving ??= this.doLeave(options.leaveGroup ?? this.leaveGroupOnLeave);
+    return this.leaving;
+  }
+
+  private async doLeave(sendLeaveGroup: boolean): Promise<void> {
+    const wasRunning = this._state === 'joining' || this._state === 'stable';
+    if (wasRunning) this._state = 'leaving';
+    this.closing = true;
+    this.wake();
+    const done = this.loopDone ?? Promise.resolve();
+    let finished = false;
+    void done.then(() => (finished = true));
+    while (!finished) {
+      // A JoinGroup or SyncGroup may be waiting at the coordinator for the whole
+      // rebalance: closing the member's connection ends it now.
+      if (this.inRound) this.client.closeLane(this.lane);
+      await Promise.race([done, sleep(50)]);
+    }
+    if (wasRunning && this.fatal === undefined) {
+      await this.revoke(this.lostReason ?? 'the member leaves', this.lostReason !== undefined);
+    }
+    this.stopHeartbeats();
+    this._generationId = -1;
+    // After a fatal error the member may still be in the group (not when another process took its instance id).
+    const mayLeave = this._memberId !== '' && this.fatal?.kafkaCode !== KafkaCode.FENCED_INSTANCE_ID;
+    if (this._state !== 'idle' && sendLeaveGroup && mayLeave) {
+      try {
+        const res = await this.client.groupRequest(
+          this.groupId,
+          this.lane,
+          'LeaveGroup',
+          () => leaveGroupRequest(this.groupId, [{ memberId: this._memberId, groupInstanceId: this.groupInstanceId, reason: 'the member leaves' }]),
+          (r) => r.errorCode,
+          { retryForMs: Math.min(this.client.retryTimeoutMs, this.sessionTimeoutMs) },
+        );
+        const code = res.errorCode !== 0 ? res.errorCode : (res.members.find((m) => m.errorCode !== 0)?.errorCode ?? 0);
+        // UNKNOWN_MEMBER_ID: the coordinator had already removed it, which is what leaving wants.
+        if (code !== 0 && code !== KafkaCode.UNKNOWN_MEMBER_ID) {
+          this.report(new KafkaWireError('KAFKA_ERROR', `LeaveGroup ${this.groupId} as ${this.describe()}: ${kafkaCodeName(code)}`, { kafkaCode: code }));
+        }
+      } catch (e) {
+        this.report(e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `LeaveGroup ${this.groupId}: ${String(e)}`, { cause: e }));
+      }
+    }
+    this.client.closeLane(this.lane);
+    if (this._state !== 'failed') this._state = 'closed';
+    this.first?.reject(new KafkaWireError('CLIENT_CLOSED', `group member ${this.describe()} left before its first assignment`));
+    this.first = undefined;
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private stopping(): boolean {
+    return this.closing || this.fatal !== undefined;
+  }
+
+  private wake(): void {
+    const w = this.wakeLoop;
+    this.wakeLoop = undefined;
+    w?.();
+  }
+
+  private waitForWake(ms: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (this.wakeLoop === done) this.wakeLoop = undefined;
+        resolve();
+      };
+      if (ms !== undefined) timer = setTimeout(done, ms);
+      this.wakeLoop = done;
+    });
+  }
+
+  /** Asks the loop to revoke and rejoin; `lost` marks the partitions lost at once. */
+  private requestRejoin(reason: string, lost: boolean, resetMemberId = false): void {
+    if (this.stopping() || this._state === 'idle') return;
+    if (resetMemberId) this.resetMemberId = true;
+    if (lost) {
+      this.lostReason ??= reason;
+      this.clearWatchdog();
+    }
+    if (this.rejoin === undefined) this.rejoin = { reason, lost };
+    else this.rejoin.lost ||= lost;
+    this.wake();
+  }
+
+  private stopFatally(e: KafkaWireError): void {
+    if (this.fatal !== undefined || this.closing) return;
+    this.fatal = e;
+    this.lostReason ??= e.message;
+    this.stopHeartbeats();
+    this.wake();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping()) {
+      const rejoin = this.rejoin;
+      if (rejoin === undefined) {
+        await this.waitForWake(this.isLeader ? this.metadataCheckIntervalMs : undefined);
+        if (!this.stopping() && this.rejoin === undefined && this.isLeader) await this.checkMetadata();
+        continue;
+      }
+      try {
+        await this.revoke(rejoin.reason, rejoin.lost || this.lostReason !== undefined);
+        if (this.stopping()) break;
+        this.rejoin = undefined;
+        const { partitions, generationId } = await this.joinAndSync(rejoin.reason);
+        failures = 0;
+        await this.assign(partitions, generationId);
+      } catch (e) {
+        if (this.stopping()) break;
+        const err =
+          e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `group ${this.groupId}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        this.rejoin ??= { reason: `retrying after: ${err.message}`, lost: false };
+        // Before the first assignment, join() reports every failure; after it, only what
+        // cannot get better by retrying stops the member.
+        if (this.first !== undefined || !(err.canRetry || err.code === 'KAFKA_RETRIES_EXHAUSTED' || err.code === 'KAFKA_DISCONNECTED')) {
+          this.stopFatally(err);
+          break;
+        }
+        this.report(new KafkaWireError(err.code, `group ${this.groupId}: rejoining keeps failing, still trying: ${err.message}`, { cause: err, canRetry: true, kafkaCode: err.kafkaCode }));
+        await sleep(Math.min(this.client.maxRetryBackoffMs, this.client.retryBackoffMs * 2 ** Math.min(failures++, 20)));
+      }
+    }
+    if (this.fatal !== undefined) await this.failed(this.fatal);
+  }
+
+  private async failed(e: KafkaWireError): Promise<void> {
+    this.stopHeartbeats();
+    await this.revoke(e.message, true);
+    this.client.closeLane(this.lane);
+    this._state = 'failed';
+    this._generationId = -1;
+    this.report(e);
+    this.first?.reject(e);
+    this.first = undefined;
+  }
+
+  private async revoke(reason: string, lost: boolean): Promise<void> {
+    const partitions = this.assigned;
+    if (partitions.length === 0) return;
+    if (lost) this.lostReason ??= reason;
+    try {
+      await this.onRevokeCb?.(
+        partitions.map((tp) => ({ ...tp })),
+        { lost, reason, generationId: this._generationId },
+      );
+    } catch (e) {
+      this.report(callbackError('onRevoke', e));
+    }
+    this.assigned = [];
+    this.owned = lost ? [] : partitions;
+  }
+
+  private async assign(partitions: TopicPartition[], generationId: number): Promise<void> {
+    this.assigned = partitions;
+    this.lostReason = undefined;
+    if (this._state === 'joining') this._state = 'stable';
+    this.startHeartbeats();
+    try {
+      await this.onAssignCb?.(
+        partitions.map((tp) => ({ ...tp })),
+        generationId,
+      );
+    } catch (e) {
+      const err = callbackError('onAssign', e);
+      if (this.first !== undefined) throw err;
+      this.report(err);
+    }
+    this.first?.resolve(partitions.map((tp) => ({ ...tp })));
+    this.first = undefined;
+  }
+
+  private report(e: KafkaWireError): void {
+    try {
+      this.onErrorCb?.(e);
+    } catch {
+      // an error handler that throws has nobody left to tell
+    }
+  }
+
+  private describe(): string {
+    return `${this._memberId || '(no member id)'}${this.groupInstanceId === null ? '' : ` (instance ${this.groupInstanceId})`} of group ${this.groupId}`;
+  }
+
+  // ---------------------------------------------------------------- JoinGroup + SyncGroup
+
+  private async joinAndSync(reason: string): Promise<{ partitions: TopicPartition[]; generationId: number }> {
+    this.inRound = true;
+    this.stopHeartbeats();
+    this._generationId = -1;
+    if (this._state === 'stable') this._state = 'joining';
+    const retryForMs = this.client.retryTimeoutMs;
+    try {
+      for (let round = 0; ; round++) {
+        if (this.stopping()) throw new KafkaWireError('CLIENT_CLOSED', `group member ${this.describe()} is stopping`);
+        if (this.resetMemberId) {
+          this._memberId = '';
+          this.resetMemberId = false;
+        }
+        const metadata = encodeSubscription({ topics: this.topics, userData: this.userData, ownedPartitions: toTopicPartitions(this.owned) });
+        const join = await this.client.groupRequest(
+          this.groupId,
+          this.lane,
+          'JoinGroup',
+          () =>
+            joinGroupRequest({
+              groupId: this.groupId,
+              sessionTimeoutMs: this.sessionTimeoutMs,
+              rebalanceTimeoutMs: this.rebalanceTimeoutMs,
+              memberId: this._memberId,
+              groupInstanceId: this.groupInstanceId,
+              protocolType: CONSUMER_PROTOCOL_TYPE,
+              protocols: [{ name: STICKY_ROUND_ROBIN, metadata }],
+              reason,
+            }),
+          (r) => r.errorCode,
+          { retryForMs, extraTimeoutMs: this.rebalanceTimeoutMs },
+        );
+        if (join.errorCode === KafkaCode.MEMBER_ID_REQUIRED) {
+          // KIP-394: the coordinator hands out the member id first; join again with it.
+          this._memberId = join.memberId;
+          continue;
+        }
+        if (join.errorCode === KafkaCode.UNKNOWN_MEMBER_ID) {
+          this._memberId = '';
+          continue;
+        }
+        if (join.errorCode === KafkaCode.REBALANCE_IN_PROGRESS || join.errorCode === KafkaCode.ILLEGAL_GENERATION) {
+          await sleep(this.client.retryBackoffMs);
+          continue;
+        }
+        if (join.errorCode !== 0) throw this.groupError('JoinGroup', join.errorCode);
+        if (join.protocolName !== null && join.protocolName !== STICKY_ROUND_ROBIN) {
+          throw new KafkaWireError('KAFKA_ERROR', `JoinGroup ${this.groupId}: the coordinator chose protocol ${join.protocolName}, this member offered only ${STICKY_ROUND_ROBIN}`);
+        }
+        this._memberId = join.memberId;
+        this._leaderId = join.leader;
+        let assignments: { memberId: string; assignment: Uint8Array }[] = [];
+        if (join.leader === join.memberId) {
+          if (join.skipAssignment) {
+            // A static leader rejoined a stable group: the assignment stands (KIP-814), but
+            // note the partition counts so that a later change still triggers a rebalance.
+            this.assignedCounts = await this.partitionCounts(this.subscribedTopics(join.members));
+          } else {
+            assignments = await this.computeAssignment(join.members);
+          }
+        }
+        const sync = await this.client.groupRequest(
+          this.groupId,
+          this.lane,
+          'SyncGroup',
+          () =>
+            syncGroupRequest({
+              groupId: this.groupId,
+              generationId: join.generationId,
+              memberId: this._memberId,
+              groupInstanceId: this.groupInstanceId,
+              protocolType: CONSUMER_PROTOCOL_TYPE,
+              protocolName: join.protocolName ?? STICKY_ROUND_ROBIN,
+              assignments,
+            }),
+          (r) => r.errorCode,
+          { retryForMs, extraTimeoutMs: this.rebalanceTimeoutMs },
+        );
+        if (sync.errorCode === KafkaCode.REBALANCE_IN_PROGRESS || sync.errorCode === KafkaCode.ILLEGAL_GENERATION) continue;
+        if (sync.errorCode === KafkaCode.UNKNOWN_MEMBER_ID) {
+          this._memberId = '';
+          continue;
+        }
+        if (sync.errorCode !== 0) throw this.groupError('SyncGroup', sync.errorCode);
+        this._generationId = join.generationId;
+        this.sessionAlive(Date.now());
+        const subscribed = new Set(this.topics);
+        const partitions = fromTopicPartitions(decodeAssignment(sync.assignment).assignedPartitions).filter((tp) => subscribed.has(tp.topic));
+        return { partitions, generationId: join.generationId };
+      }
+    } finally {
+      this.inRound = false;
+    }
+  }
+
+  private groupError(what: string, code: number): KafkaWireError {
+    if (code === KafkaCode.FENCED_INSTANCE_ID) {
+      return new KafkaWireError(
+        'GROUP_FENCED',
+        `${what} ${this.groupId}: another process now uses group.instance.id ${this.groupInstanceId ?? ''} (${kafkaCodeName(code)}); this one stops`,
+        { kafkaCode: code },
+      );
+    }
+    const hint =
+      code === KafkaCode.INCONSISTENT_GROUP_PROTOCOL
+        ? ` (the group's members use another protocol type or assignor than ${CONSUMER_PROTOCOL_TYPE}/${STICKY_ROUND_ROBIN})`
+        : code === KafkaCode.INVALID_SESSION_TIMEOUT
+          ? ` (sessionTimeoutMs ${this.sessionTimeoutMs} is outside the broker's group.min/max.session.timeout.ms)`
+          : '';
+    return new KafkaWireError('KAFKA_ERROR', `${what} ${this.groupId} as ${this.describe()}: ${kafkaCodeName(code)}${hint}`, { kafkaCode: code });
+  }
+
+  private subscribedTopics(members: readonly JoinGroupMember[]): string[] {
+    const topics = new Set<string>(this.topics);
+    for (const m of members) {
+      try {
+        for (const t of decodeSubscription(m.metadata).topics) topics.add(t);
+      } catch {
+        // reported by computeAssignment
+      }
+    }
+    return [...topics].sort();
+  }
+
+  private async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const t of topics) counts.set(t, await this.client.partitionCount(t));
+    return counts;
+  }
+
+  /** The leader's part: every member's assignment, as ConsumerProtocolAssignment bytes. */
+  private async computeAssignment(members: readonly JoinGroupMember[]): Promise<{ memberId: string; assignment: Uint8Array }[]> {
+    const subs: AssignorMember[] = members.map((m) => {
+      try {
+        const s = decodeSubscription(m.metadata);
+        return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, topics: s.topics, ownedPartitions: s.ownedPartitions };
+      } catch (e) {
+        this.report(new KafkaWireError('CORRUPT_MESSAGE', `group ${this.groupId}: member ${m.memberId} sent a subscription this leader cannot read; it gets no partitions`, { cause: e }));
+        return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, topics: [], ownedPartitions: [] };
+      }
+    });
+    const counts = await this.partitionCounts(this.subscribedTopics(members));
+    this.assignedCounts = counts;
+    const result = assignStickyRoundRobin(subs, counts);
+    return subs.map((m) => ({ memberId: m.memberId, assignment: encodeAssignment({ assignedPartitions: toTopicPartitions(result.get(m.memberId) ?? []) }) }));
+  }
+
+  /** Leader: a rebalance when a subscribed topic's partition count changed since the assignment. */
+  private async checkMetadata(): Promise<void> {
+    try {
+      for (const [topic, n] of this.assignedCounts) {
+        const now = await this.client.partitionCount(topic);
+        if (now !== n) {
+          this.requestRejoin(`topic ${topic} has ${now} partitions, the assignment was made for ${n}`, false);
+          return;
+        }
+      }
+    } catch (e) {
+      this.report(e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `metadata check: ${String(e)}`, { cause: e }));
+    }
+  }
+
+  // ---------------------------------------------------------------- heartbeats
+
+  private startHeartbeats(): void {
+    this.stopHeartbeats();
+    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatIntervalMs);
+  }
+
+  private stopHeartbeats(): void {
+    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.clearWatchdog();
+  }
+
+  private heartbeatsOn(): boolean {
+    return !this.inRound && this._generationId >= 0 && this.fatal === undefined && this._state !== 'closed' && this._state !== 'idle';
+  }
+
+  private async heartbeat(): Promise<void> {
+    this.heartbeatTimer = undefined;
+    if (!this.heartbeatsOn()) return;
+    if (this.heartbeatBusy || this.paused) {
+      this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatIntervalMs);
+      return;
+    }
+    this.heartbeatBusy = true;
+    const sentAt = Date.now();
+    const generationId = this._generationId;
+    const memberId = this._memberId;
+    try {
+      const res = await this.client.groupRequest(
+        this.groupId,
+        this.lane,
+        'Heartbeat',
+        () => heartbeatRequest({ groupId: this.groupId, generationId, memberId, groupInstanceId: this.groupInstanceId }),
+        (r) => r.errorCode,
+        { retryForMs: 0, timeoutMs: Math.min(this.client.requestTimeoutMs, this.sessionTimeoutMs) },
+      );
+      // An answer about a generation the member has since left says nothing about the current one.
+      if (generationId === this._generationId && memberId === this._memberId && !this.paused) this.onHeartbeat(res.errorCode, sentAt, generationId);
+    } catch (e) {
+      // Lost connection, coordinator moving: the next beat tries again, and the session
+      // watchdog gives the partitions up if none gets through in time.
+      if (!(e instanceof KafkaWireError && (e.canRetry || e.code === 'KAFKA_RETRIES_EXHAUSTED' || e.code === 'CLIENT_CLOSED'))) {
+        this.report(e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `Heartbeat ${this.groupId}: ${String(e)}`, { cause: e }));
+      }
+    } finally {
+      this.heartbeatBusy = false;
+    }
+    if (this.heartbeatsOn() && this.heartbeatTimer === undefined) this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatIntervalMs);
+  }
+
+  private onHeartbeat(code: number, sentAt: number, generationId: number): void {
+    switch (code) {
+      case KafkaCode.NONE:
+        this.sessionAlive(sentAt);
+        return;
+      case KafkaCode.REBALANCE_IN_PROGRESS:
+        // The coordinator counts this beat: the session lives on while the member revokes.
+        this.sessionAlive(sentAt);
+        this.requestRejoin('the group is rebalancing', false);
+        return;
+      case KafkaCode.ILLEGAL_GENERATION:
+        this.requestRejoin(`generation ${generationId} is over (the group rebalanced without this member)`, true);
+        return;
+      case KafkaCode.UNKNOWN_MEMBER_ID:
+        this.requestRejoin('the coordinator no longer knows this member (its session expired)', true, true);
+        return;
+      case KafkaCode.FENCED_INSTANCE_ID:
+        this.stopFatally(this.groupError('Heartbeat', code));
+        return;
+      default:
+        this.stopFatally(this.groupError('Heartbeat', code));
+    }
+  }
+
+  /**
+   * A beat sent at `sentAt` got through: the coordinator's session timer restarted no
+   * earlier than that. If nothing gets through for a session timeout after it, the
+   * coordinator may have given the partitions to others: they are lost here too.
+   */
+  private sessionAlive(sentAt: number): void {
+    this.clearWatchdog();
+    this.watchdog = setTimeout(
+      () => {
+        this.watchdog = undefined;
+        if (!this.paused) this.requestRejoin(`no heartbeat got through for ${this.sessionTimeoutMs} ms (session timeout)`, true);
+      },
+      Math.max(0, sentAt + this.sessionTimeoutMs - Date.now()),
+    );
+  }
+
+  private clearWatchdog(): void {
+    if (this.watchdog !== undefined) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+}
