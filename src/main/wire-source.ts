@@ -147,6 +147,7 @@ export class WireSource implements RecordSource {
       const s = this.sought.get(k);
       return { ...r, offset: s !== undefined ? BigInt(s) : (current.get(k) ?? resolved.get(k)!) };
     });
+    this.log.debug("assign", { list: list.map((l) => `${l.topic}[${l.partition}]@${l.offset}`) });
     this.fetcher.assign(list);
   }
 
@@ -182,6 +183,7 @@ export class WireSource implements RecordSource {
           continue;
         }
         if (p.records.length === 0) continue;
+        this.log.debug("fetched", { topic: p.topic, partition: p.partition, from: Number(p.fetchOffset), next: Number(p.nextOffset) });
         // Its own ArrayBuffer, so that it can be transferred to a worker without taking
         // the rest of the response (the other partitions) along.
         const bytes = new Uint8Array(p.records.length);
