@@ -2,7 +2,8 @@
  * The Kafka wire read path. Main thread: KafkaWireClient (metadata, ListOffsets, offset
  * commit/fetch without membership) and its Fetcher (raw record batches per partition).
  * Worker threads: decodeRecordBatches (CRC, decompression, transactions) — it imports
- * nothing that needs the main thread.
+ * nothing that needs the main thread. TLS and SASL (PLAIN, SCRAM-SHA-256/512): the client's
+ * `tls` and `sasl` options, which securityFromFiles builds from an operator's files.
  */
 export { KafkaWireClient, Fetcher, type KafkaWireClientOptions, type FetcherOptions, type FetchedPartition, type TopicPartition, type PartitionOffset } from './client.js';
 export { decodeRecordBatches, type DecodedRecords, type DecodeOptions, type AbortedTransaction } from './decode.js';
@@ -10,3 +11,5 @@ export { KafkaWireError, OffsetOutOfRangeError, KafkaCode, type KafkaWireErrorCo
 export { RecordBatchBuilder, scanBatches, BATCH, ATTR } from './record-batch.js';
 export { crc32c } from './crc32c.js';
 export { API_VERSIONS } from './protocol.js';
+export { securityFromFiles, type SecurityFiles, type SecurityOptions, type TlsOptions } from './security.js';
+export { SASL_MECHANISMS, type SaslMechanism, type SaslOptions } from './sasl.js';
