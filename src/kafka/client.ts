@@ -36,7 +36,7 @@ import {
 } from './protocol.js';
 import { scanBatches } from './record-batch.js';
 import type { AbortedTransaction } from './decode.js';
-import type { SaslOptions } from './sasl.js';
+import { SASL_MECHANISMS, type SaslOptions } from './sasl.js';
 import type { TlsOptions } from './security.js';
 
 export interface KafkaWireClientOptions {
@@ -118,8 +118,13 @@ export class KafkaWireClient {
     this.retryTimeoutMs = positiveInt('retryTimeoutMs', options.retryTimeoutMs, 60_000);
     this.tls = options.tls;
     this.sasl = options.sasl;
-    if (this.sasl !== undefined && (typeof this.sasl.username !== 'string' || typeof this.sasl.password !== 'string')) {
-      throw new KafkaWireError('INVALID_ARGUMENT', 'options.sasl needs a username and a password');
+    if (this.sasl !== undefined) {
+      if (!(SASL_MECHANISMS as readonly string[]).includes(this.sasl.mechanism)) {
+        throw new KafkaWireError('INVALID_ARGUMENT', `options.sasl.mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(this.sasl.mechanism)}`);
+      }
+      if (typeof this.sasl.username !== 'string' || this.sasl.username === '' || typeof this.sasl.password !== 'string') {
+        throw new KafkaWireError('INVALID_ARGUMENT', 'options.sasl needs a username and a password');
+      }
     }
   }
 

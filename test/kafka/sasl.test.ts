@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Reader, Writer } from '../../src/kafka/codec.js';
 import { KafkaWireError } from '../../src/kafka/errors.js';
+import { KafkaWireClient } from '../../src/kafka/client.js';
 import type { ApiVersionsResponse, RequestSpec } from '../../src/kafka/protocol.js';
 import {
   ScramClient,
@@ -278,6 +279,14 @@ test('SaslHandshake v1 and SaslAuthenticate v2 request bytes', () => {
   assert.deepEqual(hs, { errorCode: 33, mechanisms: ['A'] } satisfies SaslHandshakeResponse);
   const au = saslAuthenticateRequest(Buffer.alloc(0)).decode(new Reader(Buffer.from([0, 0, 0, 3, 0x68, 0x69, 0, 0, 0, 0, 0, 0, 0x27, 0x10, 0])));
   assert.deepEqual(au, { errorCode: 0, errorMessage: null, authBytes: Buffer.from('hi'), sessionLifetimeMs: 10000n } satisfies SaslAuthenticateResponse);
+});
+
+test('the client refuses incomplete SASL settings when it is made, before connecting', () => {
+  const make = (sasl: unknown) => () => new KafkaWireClient({ brokers: ['b:1'], sasl: sasl as SaslOptions });
+  assert.throws(make({ mechanism: 'gssapi', username: 'u', password: 'p' }), /options\.sasl\.mechanism must be one of plain, scram-sha-256, scram-sha-512, got "gssapi"/);
+  assert.throws(make({ mechanism: 'plain', username: '', password: 'p' }), /needs a username and a password/);
+  assert.throws(make({ mechanism: 'plain', username: 'u' }), /needs a username and a password/);
+  assert.doesNotThrow(make({ mechanism: 'scram-sha-256', username: 'u', password: '' }));
 });
 
 // ------------------------------------------------------------------ TLS errors
