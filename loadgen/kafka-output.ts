@@ -22,7 +22,8 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { SmartGridError } from '../src/common/errors.js';
 import { SOURCES, type LoadEvent, type Source, type Topics } from './generate.js';
 import { RecordBatchBuilder } from '../src/kafka/record-batch.js';
-import { BrokerConnection, KAFKA_ERRORS, KafkaWireError, nextSequence, type ProduceResult, type ProducerIdentity } from './kafka-wire.js';
+import { KafkaWireError } from '../src/kafka/errors.js';
+import { BrokerConnection, KAFKA_ERRORS, nextSequence, type ProduceResult, type ProducerIdentity } from './kafka-wire.js';
 
 export interface KafkaOutputOptions {
   /** `host:port` of one or more brokers. */

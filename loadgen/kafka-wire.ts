@@ -10,10 +10,12 @@
  * connection failure); retrying is the caller's (kafka-output.ts). Metadata and topic
  * creation are left to kafkajs' admin client.
  */
-import net from 'node:net';
+import { Connection } from '../src/kafka/connection.js';
+import { KafkaWireError as WireError } from '../src/kafka/errors.js';
 
 // The record format (RecordBatch v2, CRC-32C, varints) lives in src/kafka/record-batch.ts,
-// one place for the bytes the engine also reads.
+// and the connection (socket, frames, correlation ids) in src/kafka/connection.ts: one
+// place for the bytes and the socket handling the engine also uses.
 
 // ------------------------------------------------------------------ Produce v3 over a socket
 
@@ -59,25 +61,24 @@ export interface ProduceResult {
   baseOffset: bigint;
 }
 
-/** A failed request: `kafkaCode` is the broker's error code; without one, the connection failed (closed, refused, timed out). */
-export class KafkaWireError extends Error {
-  constructor(
-    message: string,
-    readonly kafkaCode?: number,
-  ) {
-    super(message);
+/**
+ * A failed request: `kafkaCode` is the broker's error code; without one, the connection
+ * failed (closed, refused, timed out). The wire client's KafkaWireError with the
+ * load generator's constructor; errors of the shared connection (src/kafka) are the base
+ * class, with a `kafkaCode` only where the broker sent one.
+ */
+export class KafkaWireError extends WireError {
+  constructor(message: string, kafkaCode?: number, options: { cause?: unknown } = {}) {
+    super(kafkaCode === undefined ? 'KAFKA_DISCONNECTED' : 'KAFKA_ERROR', message, { kafkaCode, cause: options.cause, canRetry: kafkaCode === undefined });
     this.name = 'KafkaWireError';
   }
 }
 
-interface Pending {
-  parse: (frame: Buffer) => unknown;
-  resolve: (r: unknown) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-/** One pipelined connection to a broker, sending Produce v3 (and InitProducerId v1) requests. */
+/**
+ * One pipelined connection to a broker, sending Produce v3 (and InitProducerId v1)
+ * requests: the wire client's Connection (socket, framing, correlation ids, timeouts),
+ * with the producer's two requests encoded here so that record batches go out without a copy.
+ */
 export class BrokerConnection {
   /**
    * How long a request may wait for its answer before the connection is given up (every
@@ -85,128 +86,38 @@ export class BrokerConnection {
    * Produce within its own timeout, so no answer at all means the connection is dead.
    */
   requestTimeoutMs = 45_000;
-  private socket: net.Socket | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private correlation = 0;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private failure: Error | undefined;
-  private readonly clientId: Buffer;
+  private readonly conn: Connection;
 
   constructor(
     readonly host: string,
     readonly port: number,
     clientId = 'smartgrid-loadgen',
   ) {
-    this.clientId = Buffer.from(clientId);
+    this.conn = new Connection({ host, port, clientId });
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.conn.inFlight;
   }
 
   /** False once the connection failed or was closed; a new one is needed then. */
   get usable(): boolean {
-    return this.socket !== undefined && this.failure === undefined;
+    return this.conn.usable;
   }
 
   /** Breaks the connection as a network failure would: every request in flight fails. */
   destroy(): void {
-    this.socket?.destroy();
-    this.fail(new KafkaWireError(`connection to ${this.host}:${this.port} closed`));
+    this.conn.destroy();
   }
 
   connect(timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
-      const timer = setTimeout(() => socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        this.socket = socket;
-        resolve();
-      });
-      let connected = false;
-      socket.once('connect', () => (connected = true));
-      // Every error, not only the first: an unhandled 'error' event would crash the process.
-      socket.on('error', (e) => {
-        clearTimeout(timer);
-        if (!connected) reject(new KafkaWireError(`cannot connect to ${this.host}:${this.port}: ${e.message}`));
-        else this.fail(new KafkaWireError(`connection to ${this.host}:${this.port} failed: ${e.message}`));
-      });
-      socket.on('data', (d: Buffer) => this.onData(d));
-      socket.on('close', () => this.fail(new KafkaWireError(`connection to ${this.host}:${this.port} closed`)));
-    });
+    return this.conn.connect(timeoutMs);
   }
 
-  private fail(e: Error): void {
-    this.failure ??= e;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(e);
-    }
-    this.pending.clear();
-  }
-
-  private onData(d: Buffer): void {
-    this.chunks.push(d);
-    this.buffered += d.length;
-    while (this.buffered >= 4) {
-      let head = this.chunks[0];
-      if (head.length < 4) {
-        head = Buffer.concat(this.chunks);
-        this.chunks = [head];
-      }
-      const size = head.readInt32BE(0);
-      if (this.buffered < size + 4) return;
-      const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks);
-      const frame = all.subarray(4, 4 + size);
-      const rest = all.subarray(4 + size);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.buffered = rest.length;
-      this.onResponse(frame);
-    }
-  }
-
-  private onResponse(frame: Buffer): void {
-    const id = frame.readInt32BE(0);
-    const p = this.pending.get(id);
-    if (p === undefined) return;
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    try {
-      p.resolve(p.parse(frame));
-    } catch (e) {
-      p.reject(e as Error);
-    }
-  }
-
-  /** Sends one request (v0/v1 header) and resolves with `parse` of its response frame (which starts with the correlation id). */
-  private request<T>(apiKey: number, apiVersion: number, body: Buffer[], parse: (frame: Buffer) => T): Promise<T> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.socket === undefined) return Promise.reject(new KafkaWireError('not connected'));
-    const id = (this.correlation = (this.correlation + 1) & 0x7fffffff);
-    const h = Buffer.allocUnsafe(4 + 2 + 2 + 4 + 2 + this.clientId.length);
-    let o = 4;
-    o = h.writeInt16BE(apiKey, o);
-    o = h.writeInt16BE(apiVersion, o);
-    o = h.writeInt32BE(id, o);
-    o = h.writeInt16BE(this.clientId.length, o);
-    this.clientId.copy(h, o);
-    let size = h.length - 4;
-    for (const b of body) size += b.length;
-    h.writeInt32BE(size, 0);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.socket?.destroy();
-        this.fail(new KafkaWireError(`no answer from ${this.host}:${this.port} within ${this.requestTimeoutMs} ms`));
-      }, this.requestTimeoutMs);
-      timer.unref();
-      this.pending.set(id, { parse, resolve: resolve as (r: unknown) => void, reject, timer });
-      this.socket!.cork();
-      this.socket!.write(h);
-      for (const b of body) this.socket!.write(b);
-      this.socket!.uncork();
-    });
+  /** Sends one request (header v1: neither version is flexible) and resolves with `parse` of its response frame (which starts with the correlation id). */
+  private async request<T>(apiKey: number, apiVersion: number, body: Buffer[], parse: (frame: Buffer) => T): Promise<T> {
+    const frame = await this.conn.sendRaw(apiKey, apiVersion, body, { flexible: false, timeoutMs: this.requestTimeoutMs });
+    return parse(frame);
   }
 
   /**
@@ -283,22 +194,10 @@ export class BrokerConnection {
 
   /** Resolves when the socket's write buffer has drained. */
   drained(): Promise<void> {
-    const s = this.socket;
-    if (s === undefined || !s.writableNeedDrain) return Promise.resolve();
-    return new Promise((r) => s.once('drain', () => r()));
+    return this.conn.drained();
   }
 
   async close(): Promise<void> {
-    const s = this.socket;
-    this.socket = undefined;
-    if (s === undefined) return;
-    await new Promise<void>((r) => {
-      s.once('close', () => r());
-      s.end();
-      setTimeout(() => {
-        s.destroy();
-        r();
-      }, 2000).unref();
-    });
+    this.conn.close();
   }
 }

@@ -4,14 +4,23 @@
 //     Maven copies out of Maven Central (kafka/pom.xml) into .local/kafka/libs/;
 //   - PostgreSQL, which is normally already running; started with pg_ctlcluster if not.
 //
+// The broker has two client listeners: PLAINTEXT on --kafka-port (9092), which the
+// project uses, and SASL_SSL on --sasl-ssl-port (9094) for the wire client's TLS/SASL
+// tests: a self-signed CA and broker certificate made with the JDK's keytool, SASL
+// PLAIN (users in the listener's JAAS config) and SCRAM-SHA-256/512 (credentials added
+// when the storage is formatted, or with kafka-configs against a data dir formatted
+// without them). The CA path and the test user's credentials are written to
+// .local/kafka/security.json (see `status`).
+//
 // Usage:
 //   node scripts/services.mjs up     [--fresh] [--timeout SECONDS] [--kafka-port N]
-//                                    [--controller-port N] [--no-postgres]
+//                                    [--controller-port N] [--sasl-ssl-port N] [--no-postgres]
 //   node scripts/services.mjs down   [--kafka-port N]
 //   node scripts/services.mjs status [--kafka-port N]
 //
 // Environment: JAVA_HOME (java to use, else `java` from PATH), KAFKA_HEAP_OPTS and
-// KAFKA_JVM_OPTS (override the JVM flags), POSTGRES_HOST / POSTGRES_PORT (an existing
+// KAFKA_JVM_OPTS (override the JVM flags), KAFKA_PORT / KAFKA_SASL_SSL_PORT (the
+// listener ports), POSTGRES_HOST / POSTGRES_PORT (an existing
 // PostgreSQL server to check instead of the local one).
 //
 // Plain ESM, Node.js built-ins only.
@@ -21,6 +30,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,6 +46,17 @@ const LOG_FILE = path.join(KAFKA_HOME, 'broker.log');
 const SERVER_PROPS = path.join(KAFKA_HOME, 'server.properties');
 const CLUSTER_ID_FILE = path.join(KAFKA_HOME, 'cluster-id');
 const STATE_FILE = path.join(LOCAL, 'services.json');
+// TLS material and secrets of the SASL_SSL listener (keystores, their password), and what
+// clients need to use it (CA certificate, test user), kept with the broker they belong to.
+const SECURITY_DIR = path.join(KAFKA_HOME, 'security');
+const SECURITY_SECRETS = path.join(SECURITY_DIR, 'secrets.json');
+const SCRAM_STAMP = path.join(SECURITY_DIR, 'scram.stamp');
+const SECURITY_FILE = path.join(KAFKA_HOME, 'security.json');
+const CA_PEM = path.join(SECURITY_DIR, 'ca.pem');
+const CA_KEYSTORE = path.join(SECURITY_DIR, 'ca.p12');
+const BROKER_KEYSTORE = path.join(SECURITY_DIR, 'broker.p12');
+const SASL_USER = 'smartgrid';
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 const LOCK_FILE = path.join(LOCAL, 'services.lock');
 
 const HOST = '127.0.0.1';
@@ -61,6 +82,7 @@ function parseArgs(argv) {
     timeout: 60,
     kafkaPort: Number(process.env.KAFKA_PORT) || 9092,
     controllerPort: undefined,
+    saslSslPort: Number(process.env.KAFKA_SASL_SSL_PORT) || undefined,
     postgres: true,
   };
   for (let i = 1; i < argv.length; i++) {
@@ -80,12 +102,17 @@ function parseArgs(argv) {
       case '--timeout': opts.timeout = num(value()); break;
       case '--kafka-port': opts.kafkaPort = num(value()); break;
       case '--controller-port': opts.controllerPort = num(value()); break;
+      case '--sasl-ssl-port': opts.saslSslPort = num(value()); break;
       case '--no-postgres': opts.postgres = false; break;
       case '-h': case '--help': opts.command = 'help'; break;
       default: fail(`unknown option: ${argv[i]}`);
     }
   }
   opts.controllerPort ??= opts.kafkaPort + 1;
+  opts.saslSslPort ??= opts.kafkaPort + 2;
+  if (new Set([opts.kafkaPort, opts.controllerPort, opts.saslSslPort]).size !== 3) {
+    fail(`the Kafka, controller and SASL_SSL ports must differ (${opts.kafkaPort}, ${opts.controllerPort}, ${opts.saslSslPort})`);
+  }
   return opts;
 }
 
@@ -469,19 +496,32 @@ function kafkaVersion() {
 
 // ---------------------------------------------------------------- kafka
 
-function serverProperties({ kafkaPort, controllerPort }) {
+function serverProperties({ kafkaPort, controllerPort, saslSslPort }, secrets) {
   const esc = (s) => s.replace(/\\/g, '\\\\');
   return `# Written by scripts/services.mjs on every start; edits here are overwritten.
 # Single-node Kafka in KRaft mode (broker and controller in one process).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${controllerPort}
-listeners=PLAINTEXT://${HOST}:${kafkaPort},CONTROLLER://${HOST}:${controllerPort}
-advertised.listeners=PLAINTEXT://${HOST}:${kafkaPort}
+listeners=PLAINTEXT://${HOST}:${kafkaPort},CONTROLLER://${HOST}:${controllerPort},SASL_SSL://${HOST}:${saslSslPort}
+advertised.listeners=PLAINTEXT://${HOST}:${kafkaPort},SASL_SSL://${HOST}:${saslSslPort}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=${esc(DATA)}
+
+# SASL_SSL listener (for the wire client's TLS/SASL tests; the project uses PLAINTEXT).
+# TLS with the broker certificate that security/ca.pem signed; no client certificates.
+# PLAIN users are the JAAS user_NAME entries; SCRAM credentials live in the metadata log
+# (added at format time or with kafka-configs). No authorizer: every user may do anything.
+sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=${esc(BROKER_KEYSTORE)}
+listener.name.sasl_ssl.ssl.keystore.password=${secrets.storePassword}
+listener.name.sasl_ssl.ssl.key.password=${secrets.storePassword}
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${secrets.password}";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 
 # Topics
 num.partitions=1
@@ -512,7 +552,13 @@ num.recovery.threads.per.data.dir=1
 
 /** The PLAINTEXT port in the server.properties the running broker was started with. */
 function configuredPort() {
-  const m = readText(SERVER_PROPS)?.match(/^listeners=.*PLAINTEXT:\/\/[^,:]+:(\d+)/m);
+  const m = readText(SERVER_PROPS)?.match(/^listeners=(?:.*,)?PLAINTEXT:\/\/[^,:]+:(\d+)/m);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The SASL_SSL port in that server.properties; undefined for a broker started without it (older services.mjs). */
+function configuredSaslSslPort() {
+  const m = readText(SERVER_PROPS)?.match(/^listeners=(?:.*,)?SASL_SSL:\/\/[^,:]+:(\d+)/m);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -541,13 +587,170 @@ function jvmArgs() {
   return [...heap, ...jvm, `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`, '-cp', path.join(LIBS, '*')];
 }
 
-function formatStorage(java) {
+function formatStorage(java, secrets) {
   if (fs.existsSync(path.join(DATA, 'meta.properties'))) return; // formatted before
   const id = clusterId();
   fs.mkdirSync(DATA, { recursive: true });
-  const r = run(java, [...jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', id, '-c', SERVER_PROPS, '-g']);
-  if (r.status !== 0) fail(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`);
-  log(`formatted ${path.relative(ROOT, DATA)} (cluster id ${id})`);
+  // The test user's SCRAM credentials go into the bootstrap metadata (KRaft has no ZooKeeper
+  // to hold them before the broker runs).
+  const scram = ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${SASL_USER},password=${secrets.password}]`]);
+  const r = run(java, [...jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', id, '-c', SERVER_PROPS, '-g', ...scram]);
+  if (r.status !== 0) fail(`formatting Kafka storage failed:\n${r.stdout}${r.stderr}`.replaceAll(secrets.password, '***'));
+  fs.writeFileSync(SCRAM_STAMP, `${scramStamp(secrets)}\n`, { mode: 0o600 });
+  log(`formatted ${path.relative(ROOT, DATA)} (cluster id ${id}, SCRAM credentials for ${SASL_USER})`);
+}
+
+// ---------------------------------------------------------------- SASL_SSL listener
+
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** keytool of the JDK that runs the broker (next to its java), else from PATH. */
+function keytoolBin(java) {
+  const candidates = [];
+  if (path.isAbsolute(java)) candidates.push(path.join(path.dirname(fs.realpathSync(java)), 'keytool'));
+  const onPath = which('java');
+  if (onPath) candidates.push(path.join(path.dirname(fs.realpathSync(onPath)), 'keytool'));
+  const keytool = which('keytool');
+  if (keytool) candidates.push(keytool);
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) fail('keytool not found (it ships with every JDK, next to java): it makes the SASL_SSL listener\'s test certificates');
+  return found;
+}
+
+/**
+ * A self-signed CA (security/ca.p12, its certificate in security/ca.pem) and the broker's
+ * key and certificate signed by it (security/broker.p12, with the CA in its chain), valid
+ * for localhost and 127.0.0.1, ten years. Made in a temporary folder, moved in when complete.
+ */
+function generateCertificates(java, storePassword) {
+  const keytool = keytoolBin(java);
+  const tmp = `${SECURITY_DIR}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  const ca = path.join(tmp, 'ca.p12');
+  const broker = path.join(tmp, 'broker.p12');
+  const pass = ['-storepass', storePassword, '-keypass', storePassword];
+  const steps = [
+    ['-genkeypair', '-keystore', ca, '-storetype', 'PKCS12', ...pass, '-alias', 'ca', '-dname', 'CN=smartgrid-stream local test CA',
+      '-keyalg', 'RSA', '-keysize', '2048', '-validity', '3650', '-ext', 'bc:c'],
+    ['-exportcert', '-keystore', ca, '-storepass', storePassword, '-alias', 'ca', '-rfc', '-file', path.join(tmp, 'ca.pem')],
+    ['-genkeypair', '-keystore', broker, '-storetype', 'PKCS12', ...pass, '-alias', 'broker', '-dname', 'CN=localhost',
+      '-keyalg', 'RSA', '-keysize', '2048', '-validity', '3650'],
+    ['-certreq', '-keystore', broker, '-storepass', storePassword, '-alias', 'broker', '-file', path.join(tmp, 'broker.csr')],
+    ['-gencert', '-keystore', ca, '-storepass', storePassword, '-alias', 'ca', '-infile', path.join(tmp, 'broker.csr'),
+      '-outfile', path.join(tmp, 'broker.pem'), '-rfc', '-validity', '3650',
+      '-ext', 'SAN=dns:localhost,ip:127.0.0.1', '-ext', 'KU=digitalSignature,keyEncipherment', '-ext', 'EKU=serverAuth'],
+    ['-importcert', '-keystore', broker, '-storepass', storePassword, '-alias', 'ca', '-file', path.join(tmp, 'ca.pem'), '-noprompt'],
+    ['-importcert', '-keystore', broker, '-storepass', storePassword, '-alias', 'broker', '-file', path.join(tmp, 'broker.pem'), '-noprompt'],
+  ];
+  for (const args of steps) {
+    const r = run(keytool, args);
+    if (r.status !== 0) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      fail(`keytool ${args[0]} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`.replaceAll(storePassword, '***'));
+    }
+  }
+  for (const f of ['ca.p12', 'ca.pem', 'broker.p12']) fs.renameSync(path.join(tmp, f), path.join(SECURITY_DIR, f));
+  fs.rmSync(tmp, { recursive: true, force: true });
+  log(`made a test CA and broker certificate with keytool in ${path.relative(ROOT, SECURITY_DIR)}/`);
+}
+
+/** The listener's secrets (made once per Kafka home) and certificates (made when missing). */
+function ensureSecurityMaterial(java) {
+  fs.mkdirSync(SECURITY_DIR, { recursive: true, mode: 0o700 });
+  let secrets = readJson(SECURITY_SECRETS);
+  if (typeof secrets?.storePassword !== 'string' || typeof secrets?.password !== 'string') {
+    // base64url: no quote, comma, bracket or backslash to escape in JAAS, --add-scram or .properties
+    secrets = { storePassword: randomBytes(18).toString('base64url'), password: randomBytes(18).toString('base64url') };
+    fs.writeFileSync(SECURITY_SECRETS, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+    // Keystores made with another password would not open.
+    for (const f of [CA_KEYSTORE, BROKER_KEYSTORE, CA_PEM]) fs.rmSync(f, { force: true });
+  }
+  if (![CA_KEYSTORE, BROKER_KEYSTORE, CA_PEM].every((f) => fs.existsSync(f))) generateCertificates(java, secrets.storePassword);
+  return secrets;
+}
+
+/**
+ * What the data dir's SCRAM credentials were made for: the data dir (its directory.id,
+ * new on every format) and the user's password. A mismatch means they must be (re)added.
+ */
+function scramStamp(secrets) {
+  const dirId = readText(path.join(DATA, 'meta.properties'))?.match(/^directory\.id=(.+)$/m)?.[1]?.trim() ?? '?';
+  const pw = createHash('sha256').update(`${SASL_USER}:${secrets.password}`).digest('hex');
+  return `${dirId} ${pw}`;
+}
+
+/**
+ * A data dir formatted before the SASL_SSL listener existed (or before the password
+ * changed) has no SCRAM credentials for the test user: add them through the running broker,
+ * as `kafka-configs.sh --alter --add-config 'SCRAM-SHA-256=[...]'` would.
+ */
+function ensureScramCredentials(java, kafkaPort, secrets) {
+  if (readText(SCRAM_STAMP)?.trim() === scramStamp(secrets)) return true;
+  log(`adding SCRAM credentials for ${SASL_USER} (the data dir was formatted without them) ...`);
+  const pw = secrets.password;
+  // One mechanism per call: the broker refuses two changes to one user in one request.
+  for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+    const r = run(java, [...jvmArgs(), 'kafka.admin.ConfigCommand', '--bootstrap-server', `${HOST}:${kafkaPort}`, '--alter',
+      '--entity-type', 'users', '--entity-name', SASL_USER, '--add-config', `${mechanism}=[password=${pw}]`]);
+    if (r.status !== 0) {
+      warn(`kafka-configs could not add the ${mechanism} credentials (exit ${r.status}); SCRAM logins on the SASL_SSL listener will fail:\n` +
+        `${r.stdout}${r.stderr}`.replaceAll(pw, '***'));
+      return false;
+    }
+  }
+  fs.writeFileSync(SCRAM_STAMP, `${scramStamp(secrets)}\n`, { mode: 0o600 });
+  return true;
+}
+
+/** Resolves { ok: true } when a TLS handshake with host:port succeeds trusting only `ca`, else { ok: false, reason }. */
+function tlsHandshake(host, port, ca, timeoutMs = 2000) {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, ca, servername: net.isIP(host) ? undefined : host });
+    const done = (result) => {
+      socket.removeAllListeners();
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done({ ok: false, reason: 'timeout' }));
+    socket.once('secureConnect', () => done({ ok: true }));
+    socket.once('error', (e) => done({ ok: false, reason: e.code || e.message }));
+  });
+}
+
+async function waitForTls(port, timeoutMs) {
+  const ca = fs.readFileSync(CA_PEM);
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < timeoutMs) {
+    last = await tlsHandshake(HOST, port, ca);
+    if (last.ok) return last;
+    await sleep(250);
+  }
+  return last ?? { ok: false, reason: 'not tried' };
+}
+
+/** What clients need for the SASL_SSL listener, for tests and `status`. */
+function writeSecurityFile({ kafkaPort, saslSslPort }, secrets, pid) {
+  const info = {
+    comment: 'Written by scripts/services.mjs: the local broker\'s SASL_SSL listener (test credentials).',
+    host: HOST,
+    plaintextPort: kafkaPort,
+    saslSslPort,
+    broker: `${HOST}:${saslSslPort}`,
+    caFile: CA_PEM,
+    username: SASL_USER,
+    password: secrets.password,
+    mechanisms: SASL_MECHANISMS.map((m) => m.toLowerCase()),
+    pid,
+  };
+  fs.writeFileSync(SECURITY_FILE, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
 }
 
 /** Waits until the broker logs READY_LINE and answers ApiVersions. */
@@ -578,7 +781,7 @@ async function waitForBroker(pid, port, timeoutMs) {
 }
 
 async function kafkaUp(opts, java) {
-  const { kafkaPort, controllerPort } = opts;
+  const { kafkaPort, controllerPort, saslSslPort } = opts;
 
   // Already running (ours)?
   let running = findOurBrokers();
@@ -598,6 +801,7 @@ async function kafkaUp(opts, java) {
     const probe = await kafkaApiVersions(HOST, kafkaPort);
     if (probe.ok) {
       log(`Kafka ${kafkaVersion() ?? ''} already running (pid ${pid}) at ${HOST}:${kafkaPort}`);
+      reportRunningSaslSsl(pid);
       return;
     }
     // Maybe still starting (another `up` in progress): give it the usual time.
@@ -605,6 +809,7 @@ async function kafkaUp(opts, java) {
     const ready = await waitForBroker(pid, kafkaPort, opts.timeout * 1000);
     if (ready.ok) {
       log(`Kafka already running (pid ${pid}) at ${HOST}:${kafkaPort}`);
+      reportRunningSaslSsl(pid);
       return;
     }
     warn(`broker pid ${pid} is not healthy (${ready.reason}); restarting it`);
@@ -620,6 +825,8 @@ async function kafkaUp(opts, java) {
       log(`port ${HOST}:${kafkaPort} is already served by a Kafka broker not started by this script ` +
         `(ApiVersions: ${probe.apiCount} APIs); using it as is`);
       writeState({ kafka: { external: true, host: HOST, port: kafkaPort } });
+      // Our SASL_SSL listener details would describe a broker that is not the one running.
+      fs.rmSync(SECURITY_FILE, { force: true });
       return;
     }
     fail(`port ${HOST}:${kafkaPort} is taken by something that is not a Kafka broker (${probe.reason}); ` +
@@ -628,6 +835,9 @@ async function kafkaUp(opts, java) {
   if (await tcpConnects(HOST, controllerPort)) {
     fail(`the KRaft controller port ${HOST}:${controllerPort} is taken; free it or pass --controller-port`);
   }
+  if (await tcpConnects(HOST, saslSslPort)) {
+    fail(`the SASL_SSL port ${HOST}:${saslSslPort} is taken; free it or pass --sasl-ssl-port`);
+  }
 
   if (opts.fresh) {
     log(`--fresh: wiping ${path.relative(ROOT, DATA)}`);
@@ -635,9 +845,11 @@ async function kafkaUp(opts, java) {
   }
 
   const t0 = Date.now();
+  fs.rmSync(SECURITY_FILE, { force: true }); // written again once the new broker's listener answers
+  const secrets = ensureSecurityMaterial(java);
   fs.mkdirSync(DATA, { recursive: true });
-  fs.writeFileSync(SERVER_PROPS, serverProperties(opts));
-  formatStorage(java);
+  fs.writeFileSync(SERVER_PROPS, serverProperties(opts, secrets), { mode: 0o600 });
+  formatStorage(java, secrets);
 
   // Keep the previous log for post-mortems; start a new one.
   if (fs.existsSync(LOG_FILE)) fs.renameSync(LOG_FILE, `${LOG_FILE}.1`);
@@ -668,8 +880,30 @@ async function kafkaUp(opts, java) {
     fail('Kafka did not start');
   }
   await warmUpGroupCoordinator(kafkaPort);
-  writeState({ kafka: { external: false, host: HOST, port: kafkaPort, controllerPort, pid, version: kafkaVersion() } });
-  log(`Kafka ready at ${HOST}:${kafkaPort} in ${secs(Date.now() - t0)} (pid ${pid}, ${ready.apiCount} APIs)`);
+  const handshake = await waitForTls(saslSslPort, 15000);
+  if (!handshake.ok) {
+    warn(`the SASL_SSL listener ${HOST}:${saslSslPort} does not complete a TLS handshake (${handshake.reason}); see ${LOG_FILE}`);
+  }
+  const scram = ensureScramCredentials(java, kafkaPort, secrets);
+  if (handshake.ok) writeSecurityFile(opts, secrets, pid);
+  writeState({ kafka: { external: false, host: HOST, port: kafkaPort, controllerPort, saslSslPort, pid, version: kafkaVersion() } });
+  log(`Kafka ready at ${HOST}:${kafkaPort} in ${secs(Date.now() - t0)} (pid ${pid}, ${ready.apiCount} APIs); ` +
+    `SASL_SSL at ${HOST}:${saslSslPort} (${handshake.ok ? (scram ? SASL_MECHANISMS.join(', ') : 'PLAIN only') : 'NOT answering'}; ` +
+    `see ${path.relative(ROOT, SECURITY_FILE)})`);
+}
+
+/** For a broker that was already running: says whether it has the SASL_SSL listener (one started by an older services.mjs has not). */
+function reportRunningSaslSsl(pid) {
+  const port = configuredSaslSslPort();
+  if (port === undefined) {
+    fs.rmSync(SECURITY_FILE, { force: true });
+    warn(`this broker was started without the SASL_SSL listener (by an older services.mjs); it is left running. ` +
+      'To add the listener, run `node scripts/services.mjs down` and `up` when nobody uses the broker; until then the TLS/SASL tests skip.');
+  } else if (readJson(SECURITY_FILE)?.pid !== pid) {
+    warn(`${path.relative(ROOT, SECURITY_FILE)} does not describe the running broker (pid ${pid}); restart it (down, up) to write it again`);
+  } else {
+    log(`SASL_SSL listener at ${HOST}:${port} (see ${path.relative(ROOT, SECURITY_FILE)})`);
+  }
 }
 
 async function kafkaDown() {
@@ -823,6 +1057,15 @@ async function status(opts) {
   } else {
     log(`Kafka: not running (${HOST}:${opts.kafkaPort}: ${probe.reason})`);
   }
+  const sec = readJson(SECURITY_FILE);
+  if (sec && pids.includes(sec.pid)) {
+    const ca = readText(sec.caFile);
+    const hs = ca === undefined ? { ok: false, reason: `no ${sec.caFile}` } : await tlsHandshake(HOST, sec.saslSslPort, ca);
+    log(`Kafka SASL_SSL: ${sec.broker} ${hs.ok ? 'answers (TLS handshake ok)' : `NOT answering (${hs.reason})`}; ` +
+      `mechanisms ${sec.mechanisms.join(', ')}; user ${sec.username} (password in the file); CA ${sec.caFile}; details: ${SECURITY_FILE}`);
+  } else if (pids.length) {
+    log('Kafka SASL_SSL: not configured on the running broker (started by an older services.mjs; down + up adds it)');
+  }
   log(`Kafka jars: ${hasJars(LIBS) ? `${path.relative(ROOT, LIBS)}/ (${mib(dirSize(LIBS))}, Kafka ${version})` : 'not fetched yet'}; ` +
     `data: ${fs.existsSync(DATA) ? `${path.relative(ROOT, DATA)}/ (${mib(dirSize(DATA))})` : 'none'}`);
   const { host, port } = postgresTarget();
@@ -832,11 +1075,13 @@ async function status(opts) {
 }
 
 const USAGE = `usage: node scripts/services.mjs <up|down|status> [options]
-  up      fetch the Kafka jars if needed, start Kafka (KRaft, ${HOST}:9092) and make sure PostgreSQL runs
+  up      fetch the Kafka jars if needed, start Kafka (KRaft, PLAINTEXT ${HOST}:9092, SASL_SSL ${HOST}:9094)
+          and make sure PostgreSQL runs
             --fresh               wipe .local/kafka/data before starting
             --timeout SECONDS     how long to wait for readiness (default 60)
             --kafka-port N        broker port (default 9092; env KAFKA_PORT)
             --controller-port N   KRaft controller port (default kafka port + 1)
+            --sasl-ssl-port N     SASL_SSL listener port (default kafka port + 2; env KAFKA_SASL_SSL_PORT)
             --no-postgres         do not check/start PostgreSQL
   down    stop the broker started by 'up', and PostgreSQL only if 'up' started it
   status  show what runs`;

@@ -7,7 +7,7 @@
  * offset) to read, typically from its own snapshot, and may commit offsets to a group so
  * that lag tools see its position.
  */
-import { Connection } from './connection.js';
+import { Connection, SOFTWARE } from './connection.js';
 import {
   KafkaCode,
   KafkaWireError,
@@ -38,6 +38,8 @@ import {
 import { scanBatches } from './record-batch.js';
 import { GROUP_API_VERSIONS, GroupApiKey } from './group-protocol.js';
 import type { AbortedTransaction } from './decode.js';
+import { SASL_MECHANISMS, type SaslOptions } from './sasl.js';
+import type { TlsOptions } from './security.js';
 
 export interface KafkaWireClientOptions {
   /** Bootstrap brokers as `host:port`. */
@@ -50,6 +52,17 @@ export interface KafkaWireClientOptions {
   maxRetryBackoffMs?: number;
   /** How long retriable errors (leader moves, unknown topic, disconnects) may last before an operation fails. Default 60 s. */
   retryTimeoutMs?: number;
+  /**
+   * Connect with TLS (an SSL or SASL_SSL listener). `{}` trusts the system's CAs; `ca`
+   * names the CA of a private one. A certificate that is not trusted fails at once with
+   * KAFKA_TLS_FAILED. securityFromFiles() builds this from file names.
+   */
+  tls?: TlsOptions;
+  /**
+   * Authenticate every connection (reconnections too) with SASL: PLAIN, SCRAM-SHA-256 or
+   * SCRAM-SHA-512. Refused credentials fail at once with KAFKA_AUTH_FAILED.
+   */
+  sasl?: SaslOptions;
 }
 
 export interface TopicPartition {
@@ -91,6 +104,8 @@ export class KafkaWireClient {
   private readonly partitionCounts = new Map<string, number>();
   private readonly coordinators = new Map<string, BrokerInfo>();
   private closed = false;
+  private readonly tls: TlsOptions | undefined;
+  private readonly sasl: SaslOptions | undefined;
 
   constructor(options: KafkaWireClientOptions) {
     if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
@@ -106,6 +121,16 @@ export class KafkaWireClient {
     this.retryBackoffMs = positiveInt('retryBackoffMs', options.retryBackoffMs, 100);
     this.maxRetryBackoffMs = positiveInt('maxRetryBackoffMs', options.maxRetryBackoffMs, 5_000);
     this.retryTimeoutMs = positiveInt('retryTimeoutMs', options.retryTimeoutMs, 60_000);
+    this.tls = options.tls;
+    this.sasl = options.sasl;
+    if (this.sasl !== undefined) {
+      if (!(SASL_MECHANISMS as readonly string[]).includes(this.sasl.mechanism)) {
+        throw new KafkaWireError('INVALID_ARGUMENT', `options.sasl.mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(this.sasl.mechanism)}`);
+      }
+      if (typeof this.sasl.username !== 'string' || this.sasl.username === '' || typeof this.sasl.password !== 'string') {
+        throw new KafkaWireError('INVALID_ARGUMENT', 'options.sasl needs a username and a password');
+      }
+    }
   }
 
   // ---------------------------------------------------------------- connections
@@ -129,7 +154,15 @@ export class KafkaWireClient {
       });
     }
     const p = (async () => {
-      const c = new Connection({ host, port, clientId: this.clientId, connectTimeoutMs: this.requestTimeoutMs });
+      const c = new Connection({
+        host,
+        port,
+        clientId: this.clientId,
+        connectTimeoutMs: this.requestTimeoutMs,
+        requestTimeoutMs: this.requestTimeoutMs,
+        tls: this.tls,
+        sasl: this.sasl,
+      });
       await c.connect();
       try {
         await this.checkVersions(c, lane !== '');
@@ -148,7 +181,8 @@ export class KafkaWireClient {
 
   /** The group APIs (JoinGroup v9 etc., Kafka 3.2+) are required only on a group member's connections. */
   private async checkVersions(c: Connection, group: boolean): Promise<void> {
-    const r = await c.send(apiVersionsRequest('smartgrid-stream-wire', '1'), this.requestTimeoutMs);
+    // A SASL connection asked already, before authenticating.
+    const r = c.apiVersions ?? (await c.send(apiVersionsRequest(SOFTWARE.name, SOFTWARE.version), this.requestTimeoutMs));
     if (r.errorCode !== 0) {
       throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} refused ApiVersions v3: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
     }
@@ -175,14 +209,20 @@ export class KafkaWireClient {
   private async anyConnection(): Promise<Connection> {
     const candidates = [...this.brokers.values(), ...this.bootstrap];
     let last: unknown;
+    let fatal: KafkaWireError | undefined;
     for (const b of candidates) {
       try {
         return await this.connection(b.host, b.port);
       } catch (e) {
         last = e;
+        if (e instanceof KafkaWireError && !e.canRetry) fatal ??= e;
       }
     }
-    throw new KafkaWireError('KAFKA_DISCONNECTED', `no broker reachable (${candidates.map((b) => `${b.host}:${b.port}`).join(', ')})`, { cause: last, canRetry: true });
+    // Refused credentials, an untrusted certificate: the same settings fail on every broker
+    // and on every retry, so say so at once.
+    if (fatal !== undefined) throw fatal;
+    const why = last instanceof Error ? `: ${last.message}` : '';
+    throw new KafkaWireError('KAFKA_DISCONNECTED', `no broker reachable (${candidates.map((b) => `${b.host}:${b.port}`).join(', ')})${why}`, { cause: last, canRetry: true });
   }
 
   private dropConnection(c: Connection): void {

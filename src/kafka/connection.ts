@@ -1,12 +1,16 @@
 /**
- * One TCP connection to a broker: size-prefixed frames, correlation ids, any number of
- * requests in flight (Kafka answers requests on a connection in the order it got them,
- * so pipelining needs no more than a map from correlation id to the waiting caller).
+ * One connection to a broker: TCP or TLS, SASL authentication when configured,
+ * size-prefixed frames, correlation ids, any number of requests in flight (Kafka answers
+ * requests on a connection in the order it got them, so pipelining needs no more than a
+ * map from correlation id to the waiting caller).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { Reader, Writer } from './codec.js';
-import { KafkaWireError } from './errors.js';
-import { ApiKey, type RequestSpec } from './protocol.js';
+import { KafkaWireError, kafkaCodeName } from './errors.js';
+import { ApiKey, apiVersionsRequest, type ApiVersionsResponse, type RequestSpec } from './protocol.js';
+import { authenticate, type SaslOptions } from './sasl.js';
+import { tlsHandshakeError, type TlsOptions } from './security.js';
 
 interface Pending {
   resolve: (frame: Buffer) => void;
@@ -18,8 +22,18 @@ export interface ConnectionOptions {
   host: string;
   port: number;
   clientId: string;
+  /** Time for the TCP connect and TLS handshake (default 10 s). */
   connectTimeoutMs?: number;
+  /** Time for each request of the SASL exchange (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Connect with TLS (an empty object: TLS trusting the system's CAs). */
+  tls?: TlsOptions;
+  /** Authenticate every new connection with SASL before any other request. */
+  sasl?: SaslOptions;
 }
+
+/** The name and version this client gives in ApiVersions (KIP-511). */
+export const SOFTWARE = { name: 'smartgrid-stream-wire', version: '1' } as const;
 
 export class Connection {
   private socket: net.Socket | undefined;
@@ -28,9 +42,18 @@ export class Connection {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failure: Error | undefined;
+  /** Set once a SASL session nears its end: the owner should open a new connection (requests on this one still complete). */
+  private expiring = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Frames received: the first one tells whether the peer speaks Kafka at all. */
+  private frames = 0;
+  /** Whether a request other than ApiVersions was answered. */
+  private answeredBeyondVersions = false;
   readonly host: string;
   readonly port: number;
   private readonly clientId: string;
+  /** The broker's ApiVersions answer, when connect() asked for it (it does before SASL). */
+  apiVersions: ApiVersionsResponse | undefined;
 
   constructor(private readonly options: ConnectionOptions) {
     this.host = options.host;
@@ -42,34 +65,94 @@ export class Connection {
     return `${this.host}:${this.port}`;
   }
 
-  /** False once the socket failed or was closed: the owner should open a new connection. */
+  /** False once the socket failed or was closed (or its SASL session is about to end): the owner should open a new connection. */
   get usable(): boolean {
-    return this.socket !== undefined && this.failure === undefined;
+    return this.socket !== undefined && this.failure === undefined && !this.expiring;
   }
 
-  connect(): Promise<void> {
-    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+  /** Requests sent and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Opens the socket (TLS handshake included) and, with `sasl`, asks ApiVersions and
+   * authenticates. Rejects with KAFKA_DISCONNECTED (retriable) when the broker cannot be
+   * reached, KAFKA_TLS_FAILED or KAFKA_AUTH_FAILED (not retriable) when the settings are wrong.
+   */
+  async connect(timeoutMs = this.options.connectTimeoutMs ?? 10_000): Promise<void> {
+    await this.open(timeoutMs);
+    const sasl = this.options.sasl;
+    if (sasl === undefined) return;
+    const requestTimeoutMs = this.options.requestTimeoutMs ?? 30_000;
+    try {
+      const versions = await this.send(apiVersionsRequest(SOFTWARE.name, SOFTWARE.version), requestTimeoutMs);
+      if (versions.errorCode !== 0) {
+        throw new KafkaWireError('UNSUPPORTED_VERSION', `${this.address} refused ApiVersions v3: ${kafkaCodeName(versions.errorCode)}`, { kafkaCode: versions.errorCode });
+      }
+      this.apiVersions = versions;
+      const session = await authenticate((spec) => this.send(spec, requestTimeoutMs), sasl, versions, this.address);
+      if (session.sessionLifetimeMs > 0) {
+        // The broker closes the connection when the session ends (KIP-368); this client does
+        // not re-authenticate but moves to a new connection a little before.
+        this.expiryTimer = setTimeout(() => (this.expiring = true), Math.max(0, session.sessionLifetimeMs * 0.9 - 1000));
+        this.expiryTimer.unref();
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  private open(timeoutMs: number): Promise<void> {
+    const secure = this.options.tls;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
-      const timer = setTimeout(() => socket.destroy(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
-      socket.once('connect', () => {
+      const socket =
+        secure === undefined
+          ? net.connect({ host: this.host, port: this.port, noDelay: true })
+          : tls.connect({ host: this.host, port: this.port, ...secure });
+      let tcpConnected = false;
+      if (secure !== undefined) {
+        socket.setNoDelay(true);
+        socket.once('connect', () => (tcpConnected = true));
+      }
+      let connected = false;
+      const timer = setTimeout(() => {
+        const what = secure === undefined ? 'connect' : 'connect and TLS handshake';
+        socket.destroy(new KafkaWireError('KAFKA_DISCONNECTED', `connection to ${this.address} failed: ${what} timed out after ${timeoutMs} ms`, { canRetry: true }));
+      }, timeoutMs);
+      socket.once(secure === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
+        connected = true;
         this.socket = socket;
         resolve();
       });
-      socket.on('error', (e) => {
+      // Every error, not only the first: an unhandled 'error' event would crash the process.
+      socket.on('error', (e: Error & { code?: string }) => {
         clearTimeout(timer);
-        const err = new KafkaWireError('KAFKA_DISCONNECTED', `connection to ${this.address} failed: ${e.message}`, { cause: e, canRetry: true });
-        if (this.socket === undefined) reject(err);
+        let err: KafkaWireError;
+        if (e instanceof KafkaWireError) err = e;
+        else if (secure !== undefined && tcpConnected && !connected) err = tlsHandshakeError(e, this.address);
+        else err = new KafkaWireError('KAFKA_DISCONNECTED', `connection to ${this.address} failed: ${e.message}`, { cause: e, canRetry: true });
+        if (!connected) reject(err);
         this.fail(err);
       });
       socket.on('data', (d: Buffer) => this.onData(d));
-      socket.on('close', () => this.fail(new KafkaWireError('KAFKA_DISCONNECTED', `connection to ${this.address} closed`, { canRetry: true })));
+      socket.on('close', () => {
+        // A SASL listener answers ApiVersions, then closes a connection that sends anything
+        // else without authenticating first.
+        const hint =
+          this.options.sasl === undefined && this.frames > 0 && !this.answeredBeyondVersions && this.pending.size > 0
+            ? ' before answering (a SASL listener closes connections that do not authenticate: is sasl set?)'
+            : '';
+        this.fail(new KafkaWireError('KAFKA_DISCONNECTED', `connection to ${this.address} closed${hint}`, { canRetry: true }));
+      });
     });
   }
 
   private fail(e: Error): void {
     this.failure ??= e;
+    clearTimeout(this.expiryTimer);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(e);
@@ -87,6 +170,12 @@ export class Connection {
         head = Buffer.concat(this.chunks);
         this.chunks = [head];
       }
+      if (this.frames === 0 && this.options.tls === undefined && (head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
+        // A TLS record (alert or handshake, version 3.x) where a Kafka frame size (here over
+        // 350 MB) should be: the listener expects TLS.
+        this.fail(new KafkaWireError('KAFKA_TLS_FAILED', `${this.address} answered in TLS: it is a TLS (SSL or SASL_SSL) listener; set tls to connect to it`));
+        return;
+      }
       const size = head.readInt32BE(0);
       if (this.buffered < size + 4) return;
       // One copy at most per frame, and only when it spans socket chunks; the frame is then
@@ -96,6 +185,7 @@ export class Connection {
       const rest = all.subarray(4 + size);
       this.chunks = rest.length > 0 ? [rest] : [];
       this.buffered = rest.length;
+      this.frames++;
       const id = frame.readInt32BE(0);
       const p = this.pending.get(id);
       if (p === undefined) continue; // answer to a request that already timed out
@@ -105,37 +195,101 @@ export class Connection {
     }
   }
 
-  /** Sends a request and resolves with its decoded response. */
-  async send<T>(spec: RequestSpec<T>, timeoutMs = 30_000): Promise<T> {
-    if (this.failure !== undefined) throw this.failure;
+  private nextId(): number {
+    return (this.correlation = (this.correlation + 1) & 0x7fffffff);
+  }
+
+  /**
+   * Request header v2 (flexible) or v1: the client id stays a non-compact nullable
+   * string in both; v2 adds an empty tagged-field section. The size prefix is left 0.
+   */
+  private header(w: Writer, apiKey: number, apiVersion: number, id: number, flexible: boolean): void {
+    w.int32(0).int16(apiKey).int16(apiVersion).int32(id).string(this.clientId);
+    if (flexible) w.tags();
+  }
+
+  /** Writes one request and resolves with its response frame (which starts with the correlation id). */
+  private dispatch(id: number, what: string, parts: readonly Buffer[], timeoutMs: number): Promise<Buffer> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     const socket = this.socket;
-    if (socket === undefined) throw new KafkaWireError('KAFKA_DISCONNECTED', `not connected to ${this.address}`, { canRetry: true });
-    const id = (this.correlation = (this.correlation + 1) & 0x7fffffff);
-    // Request header v2 (flexible): the client id stays a non-compact nullable string.
-    const w = new Writer(128);
-    w.int32(0).int16(spec.apiKey).int16(spec.apiVersion).int32(id).string(this.clientId).tags();
-    spec.body(w);
-    const out = w.view();
-    out.writeInt32BE(out.length - 4, 0);
-    const frame = await new Promise<Buffer>((resolve, reject) => {
+    if (socket === undefined) return Promise.reject(new KafkaWireError('KAFKA_DISCONNECTED', `not connected to ${this.address}`, { canRetry: true }));
+    return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const err = new KafkaWireError('REQUEST_TIMEOUT', `request (api ${spec.apiKey} v${spec.apiVersion}) to ${this.address} got no answer in ${timeoutMs} ms`, { canRetry: true });
+        const err = new KafkaWireError('REQUEST_TIMEOUT', `request (${what}) to ${this.address} got no answer in ${timeoutMs} ms`, { canRetry: true });
         // Later answers on this connection could no longer be trusted in order: drop it.
         this.fail(err);
       }, timeoutMs);
+      timer.unref();
       this.pending.set(id, { resolve, reject, timer });
-      socket.write(out);
+      if (parts.length === 1) socket.write(parts[0]);
+      else {
+        socket.cork();
+        for (const p of parts) socket.write(p);
+        socket.uncork();
+      }
     });
-    // Response header v1 (correlation id + tagged fields), except for ApiVersions, whose
-    // response always uses header v0 so that any client can parse it (KIP-511).
+  }
+
+  /** Sends a request and resolves with its decoded response. */
+  async send<T>(spec: RequestSpec<T>, timeoutMs = 30_000): Promise<T> {
+    const flexible = spec.flexible ?? true;
+    const id = this.nextId();
+    const w = new Writer(128);
+    this.header(w, spec.apiKey, spec.apiVersion, id, flexible);
+    spec.body(w);
+    const out = w.view();
+    out.writeInt32BE(out.length - 4, 0);
+    const frame = await this.dispatch(id, `api ${spec.apiKey} v${spec.apiVersion}`, [out], timeoutMs);
+    if (spec.apiKey !== ApiKey.ApiVersions) this.answeredBeyondVersions = true;
+    // Response header v1 (correlation id + tagged fields) for flexible versions, v0 (the
+    // correlation id alone) otherwise and always for ApiVersions, so that any client can
+    // parse its answer (KIP-511).
     const r = new Reader(frame, 4);
-    if (spec.apiKey !== ApiKey.ApiVersions) r.tags();
     try {
+      if (flexible && spec.apiKey !== ApiKey.ApiVersions) r.tags();
       return spec.decode(r);
     } catch (e) {
       if (e instanceof KafkaWireError) throw e;
       throw new KafkaWireError('CORRUPT_MESSAGE', `cannot decode response (api ${spec.apiKey} v${spec.apiVersion}) from ${this.address}`, { cause: e });
     }
+  }
+
+  /**
+   * Sends a request whose body is already encoded, as `body` buffers that go out as they
+   * are (no copy: a producer's record batches), and resolves with the raw response frame,
+   * which starts with the correlation id; the caller parses it.
+   */
+  async sendRaw(apiKey: number, apiVersion: number, body: readonly Buffer[], options: { flexible?: boolean; timeoutMs?: number } = {}): Promise<Buffer> {
+    const id = this.nextId();
+    const w = new Writer(64);
+    this.header(w, apiKey, apiVersion, id, options.flexible ?? true);
+    const head = w.view();
+    let size = head.length - 4;
+    for (const b of body) size += b.length;
+    head.writeInt32BE(size, 0);
+    const frame = await this.dispatch(id, `api ${apiKey} v${apiVersion}`, [head, ...body], options.timeoutMs ?? 30_000);
+    if (apiKey !== ApiKey.ApiVersions) this.answeredBeyondVersions = true;
+    return frame;
+  }
+
+  /** Resolves when the socket's write buffer has drained. */
+  drained(): Promise<void> {
+    const s = this.socket;
+    if (s === undefined || !s.writableNeedDrain || this.failure !== undefined) return Promise.resolve();
+    return new Promise((r) => {
+      const done = (): void => {
+        s.off('drain', done);
+        s.off('close', done);
+        r();
+      };
+      s.once('drain', done);
+      s.once('close', done);
+    });
+  }
+
+  /** Breaks the connection as a network failure would: requests in flight fail with a retriable KAFKA_DISCONNECTED. */
+  destroy(): void {
+    this.fail(new KafkaWireError('KAFKA_DISCONNECTED', `connection to ${this.address} closed`, { canRetry: true }));
   }
 
   close(): void {

@@ -32,6 +32,12 @@ export const KafkaWireErrorCodes = [
   'REQUEST_TIMEOUT',
   'INVALID_ARGUMENT',
   'CLIENT_CLOSED',
+  // SASL authentication refused (wrong user or password, mechanism not enabled) or the
+  // broker failed the client's check (SCRAM server signature): retrying cannot help
+  'KAFKA_AUTH_FAILED',
+  // the TLS handshake failed for a reason retrying cannot fix: certificate not trusted,
+  // name mismatch, not a TLS listener
+  'KAFKA_TLS_FAILED',
 ] as const;
 export type KafkaWireErrorCode = (typeof KafkaWireErrorCodes)[number];
 
@@ -94,8 +100,11 @@ export const KafkaCode = {
   INVALID_SESSION_TIMEOUT: 26,
   REBALANCE_IN_PROGRESS: 27,
   GROUP_AUTHORIZATION_FAILED: 30,
+  UNSUPPORTED_SASL_MECHANISM: 33,
+  ILLEGAL_SASL_STATE: 34,
   UNSUPPORTED_VERSION: 35,
   KAFKA_STORAGE_ERROR: 56,
+  SASL_AUTHENTICATION_FAILED: 58,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
   OFFSET_NOT_AVAILABLE: 78,

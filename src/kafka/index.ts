@@ -3,7 +3,8 @@
  * commit/fetch without membership) and its Fetcher (raw record batches per partition);
  * GroupMember (classic consumer-group protocol with static membership) on top of it.
  * Worker threads: decodeRecordBatches (CRC, decompression, transactions) — it imports
- * nothing that needs the main thread.
+ * nothing that needs the main thread. TLS and SASL (PLAIN, SCRAM-SHA-256/512): the client's
+ * `tls` and `sasl` options, which securityFromFiles builds from an operator's files.
  */
 export { KafkaWireClient, Fetcher, type KafkaWireClientOptions, type FetcherOptions, type FetchedPartition, type TopicPartition, type PartitionOffset } from './client.js';
 export { decodeRecordBatches, type DecodedRecords, type DecodeOptions, type AbortedTransaction } from './decode.js';
@@ -24,3 +25,5 @@ export {
   type ConsumerAssignment,
   type TopicPartitions,
 } from './group-protocol.js';
+export { securityFromFiles, type SecurityFiles, type SecurityOptions, type TlsOptions } from './security.js';
+export { SASL_MECHANISMS, type SaslMechanism, type SaslOptions } from './sasl.js';

@@ -40,6 +40,8 @@ export interface RequestSpec<T> {
   /** Body bytes after the request header. */
   body: (w: Writer) => void;
   decode: (r: Reader) => T;
+  /** False for a version that is not flexible: request header v1, response header v0. Default true. */
+  flexible?: boolean;
 }
 
 // ------------------------------------------------------------------ ApiVersions v3
