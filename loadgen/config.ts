@@ -216,7 +216,7 @@ export function parseLoadgenArgs(argv: string[], env: LoadgenEnv): LoadgenConfig
   if (v.lateness !== undefined) gen.latenessMs = parseDuration('--lateness', v.lateness);
   gen.windows = {};
   if (v['sensor-window'] !== undefined) gen.windows.sensorMs = parseDuration('--sensor-window', v['sensor-window']);
-  if (v['consumption-window'] !== undefined) gen.windows.consumptionMs = parseDuration('--consumption-window', v['consumption-window']);
+  if (v['consumption-window'] !== undefined) gen.windows.meterMs = parseDuration('--consumption-window', v['consumption-window']);
   if (v['weather-window'] !== undefined) gen.windows.weatherMs = parseDuration('--weather-window', v['weather-window']);
   gen.partitions = int('--partitions', v.partitions) ?? 3;
   gen.topics = {
