@@ -167,23 +167,24 @@ export interface OptionFacts<T> {
   aliases?: readonly string[];
   env?: string;
   parse: Parser<T>;
-  help: string;
+  /** The line in generated help (tools with hand-written usage text may leave it out). */
+  help?: string;
 }
 
 /** An option with a default. */
 export function option<T>(f: OptionFacts<T> & { def: string }): Option<T> {
   const { parse, def } = f;
-  return { flag: f.flag, aliases: f.aliases ?? [], env: f.env, def, help: f.help, isSwitch: parse === bool, value: (raw) => parse(raw ?? def) };
+  return { flag: f.flag, aliases: f.aliases ?? [], env: f.env, def, help: f.help ?? '', isSwitch: parse === bool, value: (raw) => parse(raw ?? def) };
 }
 
 /** An option without a default: undefined when it is not set. */
 export function optional<T>(f: OptionFacts<T>): Option<T | undefined> {
   const { parse } = f;
-  return { flag: f.flag, aliases: f.aliases ?? [], env: f.env, help: f.help, isSwitch: parse === bool, value: (raw) => (raw === undefined ? undefined : parse(raw)) };
+  return { flag: f.flag, aliases: f.aliases ?? [], env: f.env, help: f.help ?? '', isSwitch: parse === bool, value: (raw) => (raw === undefined ? undefined : parse(raw)) };
 }
 
 /** A switch, off unless given. */
-export const toggle = (flag: string, help: string): Option<boolean> => option({ flag, def: 'false', parse: bool, help });
+export const toggle = (flag: string, help = ''): Option<boolean> => option({ flag, def: 'false', parse: bool, help });
 
 /** The engine's one-line form: flag, environment variable, default, parser, help. */
 export const opt = <T>(flag: string, env: string, def: string, parse: Parser<T>, help: string): Option<T> =>
@@ -196,11 +197,18 @@ export type Env = Readonly<Record<string, string | undefined>>;
 /** Raw values from the command line, by the option's flag: the value and the name it was given by. */
 export type Args = ReadonlyMap<string, { value: string; source: string }>;
 
+export interface Sourced<T> {
+  value: T;
+  /** The setting as given; undefined when the default applies. */
+  raw: string | undefined;
+  source: string | undefined;
+}
+
 export interface Reader {
   /** The option's value: from its flag, else its environment variable, else its default. */
   <T>(o: Option<T>): T;
-  /** The value, and the flag as written or the variable it came from (undefined: the default). */
-  sourced<T>(o: Option<T>): { value: T; source: string | undefined };
+  /** The value, the raw setting, and the flag as written or the variable it came from (undefined: the default). */
+  sourced<T>(o: Option<T>): Sourced<T>;
 }
 
 /** A tool's options: a function from a Reader to its configuration. */
@@ -217,9 +225,9 @@ export interface ReadPolicy {
 /** Every option the spec reads, in the order it reads them (the order of --help). */
 export function optionsOf<C>(spec: Spec<C>): Option<unknown>[] {
   const list: Option<unknown>[] = [];
-  const note = <T>(o: Option<T>): { value: T; source: string | undefined } => {
+  const note = <T>(o: Option<T>): Sourced<T> => {
     list.push(o);
-    return { value: o.value(undefined), source: undefined };
+    return { value: o.value(undefined), raw: undefined, source: undefined };
   };
   spec(Object.assign(<T>(o: Option<T>): T => note(o).value, { sourced: note }));
   for (const key of ['flag', 'env'] as const) {
@@ -267,14 +275,14 @@ export function parseArgv(argv: readonly string[], options: readonly Option<unkn
 
 /** A Reader over command-line values and the environment. */
 export function reader(args: Args, env: Env, policy: ReadPolicy): Reader {
-  const sourced = <T>(o: Option<T>): { value: T; source: string | undefined } => {
+  const sourced = <T>(o: Option<T>): Sourced<T> => {
     let given = o.flag === undefined ? undefined : args.get(o.flag);
     const e = o.env === undefined ? undefined : env[o.env];
     if (given === undefined && o.env !== undefined && e !== undefined) {
       if (e !== '' || policy.emptyEnv === 'value') given = { value: e, source: o.env };
     }
     try {
-      return { value: o.value(given?.value), source: given?.source };
+      return { value: o.value(given?.value), raw: given?.value, source: given?.source };
     } catch (err) {
       if (err instanceof InvalidValue) throw new ConfigError(given?.source ?? o.flag ?? o.env ?? 'option', err.message);
       throw err;

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
-import { anyText, int, invalid, opt, option, text, type Option, type Parser, type Reader } from './options.js';
+import { anyText, int, invalid, opt, option, text, type Option, type Parser, type Reader, type Sourced } from './options.js';
 
 /**
  * A plain lower-case PostgreSQL identifier (at most 63 bytes) that is not a system schema:
@@ -43,12 +43,12 @@ export interface PgConnection {
   database: string;
   user: string;
   password: string;
-  /** Schema holding the tables; empty for the server's search_path. */
-  schema: string;
+  /** Schema holding the tables; empty or absent for the server's search_path. */
+  schema?: string;
 }
 
 /** Reads the connection options, in the order --help lists them; `schema` may carry an alias. */
-export function pgOptions(read: Reader, schema: Option<string> = PG_OPTIONS.schema): PgConnection {
+export function pgOptions(read: Reader, schema: Option<string> = PG_OPTIONS.schema): PgConnection & { schema: string } {
   const host = read(PG_OPTIONS.host);
   const port = read(PG_OPTIONS.port);
   const database = read(PG_OPTIONS.database);
@@ -62,7 +62,7 @@ export function pgOptions(read: Reader, schema: Option<string> = PG_OPTIONS.sche
  * The password, or the content of the password file without a trailing line break (as the
  * postgres image reads POSTGRES_PASSWORD_FILE). Giving both is an error, as there.
  */
-function passwordOf(password: { value: string; source: string | undefined }, file: { value: string; source: string | undefined }): string {
+function passwordOf(password: Sourced<string>, file: Sourced<string>): string {
   if (file.value === '') return password.value;
   const setting = file.source ?? PG_OPTIONS.passwordFile.env ?? 'POSTGRES_PASSWORD_FILE';
   if (password.value !== '') {

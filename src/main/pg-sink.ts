@@ -12,6 +12,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { PgConnection } from '../common/pg-options.js';
 import { byStream } from '../common/streams.js';
 import { deadLetterRows, lines, streamRows } from './copy-rows.js';
 import type { Sink, SinkBatch, SinkCounts } from './sink.js';
@@ -41,15 +42,7 @@ export function isDataError(e: unknown): boolean {
   return s !== null && (s.startsWith('22') || s.startsWith('23'));
 }
 
-export interface PgConnection {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-  /** Schema holding the tables; empty for the server's search_path. */
-  schema?: string;
-}
+export type { PgConnection };
 
 const SQL_DIR = new URL('../../../sql/', import.meta.url);
 

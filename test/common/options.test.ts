@@ -103,9 +103,9 @@ test('reading: a flag wins over its variable, which wins over the default; the t
   const none = readConfig(spec, [], {}, { emptyEnv: 'value' });
   // The configuration's type comes from the table: a wrong field type would not compile.
   const typed: { port: number; name: string | undefined; verbose: boolean; cache: boolean; mode: 'fast' | 'safe' } = none;
-  assert.deepEqual(typed, { port: 80, name: undefined, verbose: false, cache: true, mode: 'fast', token: { value: '', source: undefined } });
+  assert.deepEqual(typed, { port: 80, name: undefined, verbose: false, cache: true, mode: 'fast', token: { value: '', raw: undefined, source: undefined } });
   const env = { APP_PORT: '81', APP_MODE: 'safe', APP_TOKEN: 't0k' };
-  assert.deepEqual(readConfig(spec, [], env, { emptyEnv: 'value' }), { ...none, port: 81, mode: 'safe', token: { value: 't0k', source: 'APP_TOKEN' } });
+  assert.deepEqual(readConfig(spec, [], env, { emptyEnv: 'value' }), { ...none, port: 81, mode: 'safe', token: { value: 't0k', raw: 't0k', source: 'APP_TOKEN' } });
   const c = readConfig(spec, ['--port=82', '--name', ' n ', '--verbose', '--no-cache', '--old-mode', 'fast'], env, { emptyEnv: 'value' });
   assert.deepEqual([c.port, c.name, c.verbose, c.cache, c.mode], [82, 'n', true, false, 'fast']);
   assert.equal(readConfig(spec, ['--cache=off', '--port', '1', '--port', '2'], {}, { emptyEnv: 'value' }).port, 2, 'the last flag wins');
