@@ -140,7 +140,7 @@ const weatherEffect: Parser<WeatherEffect> = (raw) => {
   return { heatingKwhPerDegree: parts[0], coolingKwhPerDegree: parts[1] ?? parts[0] };
 };
 
-const flag = <T>(name: string, parse: Parser<T>) => optional({ flag: name, parse, help: '' });
+const flag = <T>(name: string, parse: Parser<T>) => optional({ flag: name, parse });
 const count = (name: string, min = 1) => flag(name, int(min));
 const share = (name: string) => flag(name, number(0, 1));
 
@@ -183,19 +183,19 @@ const loadgenOptions = (read: Reader) => {
     if (ms !== undefined) windows[`${s.name}Ms`] = ms;
   }
   gen.windows = windows;
-  gen.partitions = read(option({ flag: '--partitions', def: '3', parse: int(1), help: '' }));
+  gen.partitions = read(option({ flag: '--partitions', def: '3', parse: int(1) }));
   // The engine's topic flags and variables (and its defaults, the contract's names).
   gen.topics = byStream((s) => read(option({ flag: s.topic.flag, env: s.topic.env, def: s.topic.def, parse: topicName, help: s.topic.help })));
-  const kafkaBrokers = read(option({ flag: '--brokers', env: 'KAFKA_BROKER', def: '127.0.0.1:9092', parse: brokers, help: '' }));
-  const noKafka = read(toggle('--no-kafka', ''));
+  const kafkaBrokers = read(option({ flag: '--brokers', env: 'KAFKA_BROKER', def: '127.0.0.1:9092', parse: brokers }));
+  const noKafka = read(toggle('--no-kafka'));
   const file = read(flag('--file', text));
   const expected = read(flag('--expected', text));
   const summary = read(flag('--summary', text));
-  const acks: 1 | -1 = read(option({ flag: '--acks', def: '1', parse: oneOf('1', 'all', '-1'), help: '' })) === '1' ? 1 : -1;
+  const acks: 1 | -1 = read(option({ flag: '--acks', def: '1', parse: oneOf('1', 'all', '-1') })) === '1' ? 1 : -1;
   const batchBytes = read(count('--batch-bytes', 1024));
   const maxInFlight = read(count('--max-in-flight'));
-  const rate = read(option({ flag: '--rate', def: '0', parse: int(0), help: '' }));
-  const quiet = read(toggle('--quiet', ''));
+  const rate = read(option({ flag: '--rate', def: '0', parse: int(0) }));
+  const quiet = read(toggle('--quiet'));
   return { gen, durationMs, noKafka, kafka: { brokers: kafkaBrokers, acks, batchBytes, maxInFlight }, file, expected, summary, rate, quiet };
 };
 
