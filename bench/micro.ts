@@ -15,7 +15,8 @@ import { Kind, type AggregateResult, type AggregateTask } from '../src/workers/p
 import { STATS_WIDTH, statsAdd, statsInit, statsMerge } from '../src/workers/stats.js';
 import { route } from '../src/main/router.js';
 import { createPool } from '../src/main/pool.js';
-import { deadLetterRows, sensorRows } from '../src/main/copy-rows.js';
+import { deadLetterRows, streamRows } from '../src/main/copy-rows.js';
+import { STREAMS } from '../src/common/streams.js';
 import type { DeadLetter } from '../src/main/sink.js';
 import { WindowStore, type WindowState } from '../src/main/window-store.js';
 import type { SourceMessage } from '../src/main/source.js';
@@ -251,7 +252,7 @@ add({
   },
 });
 
-add({ name: `COPY text sensorRows (${fmtInt(copyRowsN)} rows)`, records: copyRowsN, unit: 'row', fn: () => (sink += sensorRows(copyWindows, SENSOR_WINDOW).length) });
+add({ name: `COPY text sensorRows (${fmtInt(copyRowsN)} rows)`, records: copyRowsN, unit: 'row', fn: () => (sink += streamRows(STREAMS.sensor, copyWindows, SENSOR_WINDOW).length) });
 add({
   name: '  bound: same fields, String(number)',
   boundOf: `COPY text sensorRows (${fmtInt(copyRowsN)} rows)`,

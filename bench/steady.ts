@@ -243,7 +243,7 @@ async function runLevel(share: number): Promise<LevelResult> {
         partitions: PARTITIONS,
         topics: env.topics,
         latenessMs: Math.max(1, LATENESS_MS),
-        windows: { sensorMs: WINDOW_MS, consumptionMs: WINDOW_MS, weatherMs: WINDOW_MS },
+        windows: { sensorMs: WINDOW_MS, meterMs: WINDOW_MS, weatherMs: WINDOW_MS },
       },
       rate,
       durationMs: DURATION_MS,

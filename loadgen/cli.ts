@@ -6,7 +6,8 @@
 import { versionLine } from '../src/common/version.js';
 import { writeFile } from 'node:fs/promises';
 import { ConfigError, describeError } from '../src/common/errors.js';
-import { LOADGEN_USAGE, parseLoadgenArgs, type LoadgenEnv } from './config.js';
+import { infoRequest } from '../src/common/options.js';
+import { LOADGEN_USAGE, parseLoadgenArgs } from './config.js';
 import { runLoad, type Progress } from './run.js';
 
 function fmtDuration(ms: number | undefined): string {
@@ -25,25 +26,21 @@ function progressLine(p: Progress, tty: boolean): string {
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--version')) {
-    process.stdout.write(versionLine('loadgen'));
+  const argv = process.argv.slice(2);
+  const info = infoRequest(argv);
+  if (info !== null) {
+    process.stdout.write(info === 'version' ? versionLine('loadgen') : LOADGEN_USAGE);
     return 0;
   }
-  const env: LoadgenEnv = {};
-  for (const k of ['KAFKA_BROKER', 'KAFKA_TOPIC_SENSOR_DATA', 'KAFKA_TOPIC_METER_READINGS', 'KAFKA_TOPIC_WEATHER'] as const) env[k] = process.env[k];
   let cfg;
   try {
-    cfg = parseLoadgenArgs(process.argv.slice(2), env);
+    cfg = parseLoadgenArgs(argv, process.env);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`loadgen: ${e.message}\n`);
       return 2;
     }
     throw e;
-  }
-  if (cfg.help) {
-    process.stdout.write(LOADGEN_USAGE);
-    return 0;
   }
   const tty = process.stderr.isTTY === true;
   const ac = new AbortController();

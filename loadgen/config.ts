@@ -1,16 +1,38 @@
 /**
  * Command-line and environment settings of the load generator, turned into typed run
- * options. Kept apart from the entry point so that tests (and the compose drift test)
- * can use them without starting anything.
+ * options with the options kit (src/common/options.ts); the topic and window flags are the
+ * engine's, from the table of stream facts. Kept apart from the entry point so that tests
+ * (and the compose drift test) can use them without starting anything.
  */
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../src/common/errors.js';
-import { DEFAULT_GENERATE_OPTIONS, DEFAULT_TOPICS, type GenerateInput, type Source } from './generate.js';
+import {
+  anyText,
+  brokers,
+  ConfigError,
+  duration,
+  infoRequest,
+  int,
+  invalid,
+  InvalidValue,
+  number,
+  oneOf,
+  option,
+  optional,
+  optionsOf,
+  parseDuration,
+  readConfig,
+  text,
+  toggle,
+  topicName,
+  type Env,
+  type Parser,
+  type Reader,
+} from '../src/common/options.js';
+import { byStream, Kind, KIND_NAMES, STREAM_LIST } from '../src/common/streams.js';
+import type { WeatherEffect } from './climate.js';
+import { DEFAULT_GENERATE_OPTIONS, type Anomalies, type GenerateInput, type Source, type Windows } from './generate.js';
 import type { RunOptions } from './run.js';
 
-/** Every environment variable the load generator reads. */
-export const LOADGEN_ENV_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_SENSOR_DATA', 'KAFKA_TOPIC_METER_READINGS', 'KAFKA_TOPIC_WEATHER'] as const;
-export type LoadgenEnv = Partial<Record<(typeof LOADGEN_ENV_VARS)[number], string>>;
+export type LoadgenEnv = Env;
 
 export const LOADGEN_USAGE = `Usage: npm run loadgen -- [options]
 
@@ -77,187 +99,121 @@ export interface LoadgenConfig {
   help: boolean;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "10m", "1.5h", "250ms", "2d"; a bare number is seconds. */
-export function parseDuration(setting: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (m === null) throw new ConfigError(setting, `"${text}" is not a duration (use e.g. 90s, 10m, 24h)`);
-  const ms = Number(m[1]) * UNITS[m[2] ?? 's'];
-  if (!(ms > 0)) throw new ConfigError(setting, 'must be more than zero');
-  return Math.round(ms);
-}
-
-function int(setting: string, text: string | undefined, min = 1): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(setting, `"${text}" must be an integer ≥ ${min}`);
-  return n;
-}
-
-function shareOf(setting: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!(n >= 0 && n <= 1)) throw new ConfigError(setting, `"${text}" must be a share between 0 and 1`);
-  return n;
-}
+/** Durations of the load generator: "90s", "10m", "1.5h", "250ms", "2d"; a bare number is seconds. */
+const positiveDuration = duration(1, Infinity, { bare: 's' });
 
 /** `--start`: an ISO 8601 time, `now`, or `now-D` (D a duration: 90s, 10m, 6h). */
 export function parseStart(text: string, nowMs: number): number {
   const rel = /^now(?:-(.+))?$/.exec(text.trim());
-  if (rel !== null) return nowMs - (rel[1] === undefined ? 0 : parseDuration('--start', rel[1]));
+  try {
+    if (rel !== null) return nowMs - (rel[1] === undefined ? 0 : positiveDuration(rel[1]));
+  } catch (e) {
+    if (e instanceof InvalidValue) throw new ConfigError('--start', e.message);
+    throw e;
+  }
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new ConfigError('--start', `"${text}" is not an ISO 8601 time, now, or now-<duration>`);
   return ms;
 }
 
-export function parseLoadgenArgs(argv: string[], env: LoadgenEnv): LoadgenConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        events: { type: 'string' },
-        duration: { type: 'string' },
-        rate: { type: 'string' },
-        sensors: { type: 'string' },
-        meters: { type: 'string' },
-        customers: { type: 'string' },
-        'weather-locations': { type: 'string' },
-        mix: { type: 'string' },
-        start: { type: 'string' },
-        span: { type: 'string' },
-        step: { type: 'string' },
-        timestamps: { type: 'string' },
-        'weather-effect': { type: 'string' },
-        spikes: { type: 'string' },
-        'out-of-band': { type: 'string' },
-        silence: { type: 'string' },
-        'silence-for': { type: 'string' },
-        'out-of-order': { type: 'string' },
-        late: { type: 'string' },
-        bad: { type: 'string' },
-        lateness: { type: 'string' },
-        'sensor-window': { type: 'string' },
-        'consumption-window': { type: 'string' },
-        'weather-window': { type: 'string' },
-        seed: { type: 'string' },
-        partitions: { type: 'string' },
-        brokers: { type: 'string' },
-        'topic-sensor': { type: 'string' },
-        'topic-meter': { type: 'string' },
-        'topic-weather': { type: 'string' },
-        'no-kafka': { type: 'boolean' },
-        file: { type: 'string' },
-        expected: { type: 'string' },
-        summary: { type: 'string' },
-        acks: { type: 'string' },
-        'batch-bytes': { type: 'string' },
-        'max-in-flight': { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new ConfigError('arguments', (e as Error).message);
-  }
-  const v = values;
-  const gen: GenerateInput = {};
-  const durationMs = v.duration === undefined ? undefined : parseDuration('--duration', v.duration);
-  if (v.events !== undefined) gen.events = int('--events', v.events);
-  else if (durationMs === undefined) gen.events = 1_000_000;
-  if (v.seed !== undefined) {
-    const s = Number(v.seed);
-    if (!Number.isInteger(s)) throw new ConfigError('--seed', `"${v.seed}" must be an integer`);
-    gen.seed = s;
-  }
-  gen.sensors = int('--sensors', v.sensors);
-  gen.meters = int('--meters', v.meters);
-  gen.customers = int('--customers', v.customers);
-  gen.weatherLocations = int('--weather-locations', v['weather-locations']);
-  if (v.mix !== undefined) {
-    const parts = v.mix.split(',').map(Number);
-    if (parts.length !== 3 || parts.some((x) => !(x >= 0)) || parts[0] + parts[1] + parts[2] <= 0) {
-      throw new ConfigError('--mix', `"${v.mix}" must be three weights ≥ 0, e.g. 0.6,0.35,0.05`);
-    }
-    gen.mix = { sensor: parts[0], meter: parts[1], weather: parts[2] };
-  }
-  if (v.start !== undefined) gen.startMs = parseStart(v.start, Date.now());
-  if (v.span !== undefined) gen.spanMs = parseDuration('--span', v.span);
-  if (v.step !== undefined) {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.step.trim());
-    if (m === null || !(Number(m[1]) > 0)) throw new ConfigError('--step', `"${v.step}" is not a duration`);
-    gen.timeStepMs = Number(m[1]) * UNITS[m[2] ?? 's'];
-  }
-  if (v.timestamps !== undefined) {
-    if (v.timestamps !== 'contract' && v.timestamps !== 'mixed') throw new ConfigError('--timestamps', 'must be contract or mixed');
-    gen.timestampStyle = v.timestamps;
-  }
-  if (v['weather-effect'] !== undefined) {
-    const parts = v['weather-effect'].split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
-    if (parts.length > 2 || parts.some((x) => !(Number.isFinite(x) && Math.abs(x) <= 10))) {
-      throw new ConfigError('--weather-effect', `"${v['weather-effect']}" must be one or two numbers from -10 to 10 (kWh per reading per degree)`);
-    }
-    gen.weatherEffect = { heatingKwhPerDegree: parts[0], coolingKwhPerDegree: parts[1] ?? parts[0] };
-  }
-  const anomalies = {
-    spikes: int('--spikes', v.spikes, 0),
-    outOfBand: int('--out-of-band', v['out-of-band'], 0),
-    silenced: int('--silence', v.silence, 0),
-    silenceMs: v['silence-for'] === undefined ? undefined : parseDuration('--silence-for', v['silence-for']),
-  };
-  if (Object.values(anomalies).some((x) => x !== undefined)) {
-    gen.anomalies = Object.fromEntries(Object.entries(anomalies).filter(([, x]) => x !== undefined));
-  }
-  gen.outOfOrderShare = shareOf('--out-of-order', v['out-of-order']);
-  gen.lateShare = shareOf('--late', v.late);
-  gen.badShare = shareOf('--bad', v.bad);
-  if (v.lateness !== undefined) gen.latenessMs = parseDuration('--lateness', v.lateness);
-  gen.windows = {};
-  if (v['sensor-window'] !== undefined) gen.windows.sensorMs = parseDuration('--sensor-window', v['sensor-window']);
-  if (v['consumption-window'] !== undefined) gen.windows.consumptionMs = parseDuration('--consumption-window', v['consumption-window']);
-  if (v['weather-window'] !== undefined) gen.windows.weatherMs = parseDuration('--weather-window', v['weather-window']);
-  gen.partitions = int('--partitions', v.partitions) ?? 3;
-  gen.topics = {
-    sensor: v['topic-sensor'] ?? (env.KAFKA_TOPIC_SENSOR_DATA || DEFAULT_TOPICS.sensor),
-    meter: v['topic-meter'] ?? (env.KAFKA_TOPIC_METER_READINGS || DEFAULT_TOPICS.meter),
-    weather: v['topic-weather'] ?? (env.KAFKA_TOPIC_WEATHER || DEFAULT_TOPICS.weather),
-  };
-  for (const [s, t] of Object.entries(gen.topics) as [Source, string][]) {
-    if (t.trim() === '') throw new ConfigError(`topic of ${s}`, 'must not be empty');
-  }
-  for (const k of Object.keys(gen) as (keyof GenerateInput)[]) if (gen[k] === undefined) delete gen[k];
+/** `--step D`: event time per event, fractions of a millisecond allowed (1/rate). */
+const step: Parser<number> = (raw) => {
+  const ms = parseDuration(raw, { bare: 's', whole: false });
+  return ms > 0 ? ms : invalid(`'${raw}' must be more than 0`);
+};
 
-  const brokers = (v.brokers ?? (env.KAFKA_BROKER || '127.0.0.1:9092')).split(',').map((b) => b.trim());
-  for (const b of brokers) {
-    if (!/^[^\s:]+:\d+$/.test(b)) throw new ConfigError(v.brokers ? '--brokers' : 'KAFKA_BROKER', `"${b}" must be host:port`);
+/** `--mix S,M,W`: the weights of the streams' events. */
+const mix: Parser<Record<Source, number>> = (raw) => {
+  const parts = raw.split(',').map(Number);
+  if (parts.length !== KIND_NAMES.length || parts.some((x) => !(x >= 0)) || parts.reduce((a, b) => a + b, 0) <= 0) {
+    invalid(`"${raw}" must be three weights ≥ 0, e.g. 0.6,0.35,0.05`);
   }
-  let acks: 1 | -1 = 1;
-  if (v.acks !== undefined) {
-    if (v.acks === '1') acks = 1;
-    else if (v.acks === 'all' || v.acks === '-1') acks = -1;
-    else throw new ConfigError('--acks', 'must be 1 or all');
+  return byStream((s) => parts[Kind[s.name]]);
+};
+
+/** `--weather-effect K[,C]`: kWh per reading per heating (and cooling) degree. */
+const weatherEffect: Parser<WeatherEffect> = (raw) => {
+  const parts = raw.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+  if (parts.length > 2 || parts.some((x) => !(Number.isFinite(x) && Math.abs(x) <= 10))) {
+    invalid(`"${raw}" must be one or two numbers from -10 to 10 (kWh per reading per degree)`);
   }
-  const rate = v.rate === undefined ? 0 : int('--rate', v.rate, 0)!;
-  const noKafka = v['no-kafka'] === true;
-  if (noKafka && v.file === undefined && v.expected === undefined) {
+  return { heatingKwhPerDegree: parts[0], coolingKwhPerDegree: parts[1] ?? parts[0] };
+};
+
+const flag = <T>(name: string, parse: Parser<T>) => optional({ flag: name, parse });
+const count = (name: string, min = 1) => flag(name, int(min));
+const share = (name: string) => flag(name, number(0, 1));
+
+/** The load generator's options (LOADGEN_USAGE documents them), each read into its place. */
+const loadgenOptions = (read: Reader) => {
+  const durationMs = read(flag('--duration', positiveDuration));
+  const gen: GenerateInput = {};
+  const set = <K extends keyof GenerateInput>(key: K, value: GenerateInput[K]): void => {
+    if (value !== undefined) gen[key] = value;
+  };
+  set('events', read(count('--events')) ?? (durationMs === undefined ? 1_000_000 : undefined));
+  set('seed', read(flag('--seed', int(-Number.MAX_SAFE_INTEGER))));
+  set('sensors', read(count('--sensors')));
+  set('meters', read(count('--meters')));
+  set('customers', read(count('--customers')));
+  set('weatherLocations', read(count('--weather-locations')));
+  set('mix', read(flag('--mix', mix)));
+  const start = read(flag('--start', anyText));
+  set('startMs', start === undefined ? undefined : parseStart(start, Date.now()));
+  set('spanMs', read(flag('--span', positiveDuration)));
+  set('timeStepMs', read(flag('--step', step)));
+  set('timestampStyle', read(flag('--timestamps', oneOf('contract', 'mixed'))));
+  set('weatherEffect', read(flag('--weather-effect', weatherEffect)));
+  const anomalies: Partial<Anomalies> = {};
+  const plant = <K extends keyof Anomalies>(key: K, value: Anomalies[K] | undefined): void => {
+    if (value !== undefined) anomalies[key] = value;
+  };
+  plant('spikes', read(count('--spikes', 0)));
+  plant('outOfBand', read(count('--out-of-band', 0)));
+  plant('silenced', read(count('--silence', 0)));
+  plant('silenceMs', read(flag('--silence-for', positiveDuration)));
+  if (Object.keys(anomalies).length > 0) gen.anomalies = anomalies;
+  set('outOfOrderShare', read(share('--out-of-order')));
+  set('lateShare', read(share('--late')));
+  set('badShare', read(share('--bad')));
+  set('latenessMs', read(flag('--lateness', positiveDuration)));
+  const windows: Partial<Windows> = {};
+  for (const s of STREAM_LIST) {
+    const ms = read(flag(s.window.flag, positiveDuration));
+    if (ms !== undefined) windows[`${s.name}Ms`] = ms;
+  }
+  gen.windows = windows;
+  gen.partitions = read(option({ flag: '--partitions', def: '3', parse: int(1) }));
+  // The engine's topic flags and variables (and its defaults, the contract's names).
+  gen.topics = byStream((s) => read(option({ flag: s.topic.flag, env: s.topic.env, def: s.topic.def, parse: topicName, help: s.topic.help })));
+  const kafkaBrokers = read(option({ flag: '--brokers', env: 'KAFKA_BROKER', def: '127.0.0.1:9092', parse: brokers }));
+  const noKafka = read(toggle('--no-kafka'));
+  const file = read(flag('--file', text));
+  const expected = read(flag('--expected', text));
+  const summary = read(flag('--summary', text));
+  const acks: 1 | -1 = read(option({ flag: '--acks', def: '1', parse: oneOf('1', 'all', '-1') })) === '1' ? 1 : -1;
+  const batchBytes = read(count('--batch-bytes', 1024));
+  const maxInFlight = read(count('--max-in-flight'));
+  const rate = read(option({ flag: '--rate', def: '0', parse: int(0) }));
+  const quiet = read(toggle('--quiet'));
+  return { gen, durationMs, noKafka, kafka: { brokers: kafkaBrokers, acks, batchBytes, maxInFlight }, file, expected, summary, rate, quiet };
+};
+
+/** Every environment variable the load generator reads. */
+export const LOADGEN_ENV_VARS: readonly string[] = optionsOf(loadgenOptions).flatMap((o) => (o.env === undefined ? [] : [o.env]));
+
+export function parseLoadgenArgs(argv: string[], env: Env): LoadgenConfig {
+  const o = readConfig(loadgenOptions, argv, env, { emptyEnv: 'unset' });
+  if (o.noKafka && o.file === undefined && o.expected === undefined) {
     throw new ConfigError('--no-kafka', 'needs --file or --expected, or nothing would be written');
   }
   const run: RunOptions = {
-    generate: gen,
-    kafka: noKafka
-      ? undefined
-      : {
-          brokers,
-          acks,
-          batchBytes: int('--batch-bytes', v['batch-bytes'], 1024),
-          maxInFlight: int('--max-in-flight', v['max-in-flight']),
-        },
-    file: v.file,
-    expected: v.expected !== undefined,
-    durationMs,
-    rate,
+    generate: o.gen,
+    kafka: o.noKafka ? undefined : o.kafka,
+    file: o.file,
+    expected: o.expected !== undefined,
+    durationMs: o.durationMs,
+    rate: o.rate,
   };
-  return { run, expectedPath: v.expected, summaryPath: v.summary, quiet: v.quiet === true, help: v.help === true };
+  return { run, expectedPath: o.expected, summaryPath: o.summary, quiet: o.quiet, help: infoRequest(argv) === 'help' };
 }

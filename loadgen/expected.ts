@@ -190,7 +190,7 @@ export class ExpectedAggregator {
       if (x < a.min) a.min = x;
       if (x > a.max) a.max = x;
     } else if (r.source === 'meter') {
-      const start = windowStart(ts, this.windows.consumptionMs);
+      const start = windowStart(ts, this.windows.meterMs);
       const k = `${start}\u0000${r.customer_id}`;
       let a = this.consumption.get(k);
       if (a === undefined) {
@@ -246,7 +246,7 @@ export class ExpectedAggregator {
       .sort((a, b) => a.start - b.start || cmp(a.customer, b.customer))
       .map((a) => ({
         window_start: iso(a.start),
-        window_end: iso(a.start + ws.consumptionMs),
+        window_end: iso(a.start + ws.meterMs),
         customer_id: a.customer,
         total_consumption: formatUnits(a.sum, 4),
         avg_consumption: formatUnits(roundDiv(a.sum, BigInt(a.n)), 4),

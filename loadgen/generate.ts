@@ -22,13 +22,14 @@
  * Counts are exact for a fixed number of events: the kinds are drawn by selection
  * sampling (Knuth's algorithm S), so `round(events × share)` records of each kind come out.
  */
+import { byStream, KIND_NAMES, type StreamName } from '../src/common/streams.js';
 import type { WeatherMessage } from '../src/producer/weather.js';
 import { Climate, ClimateStation, DEFAULT_WEATHER_EFFECT, weatherEffectKwh, type WeatherEffect } from './climate.js';
 import { partitionForKey } from './partition.js';
 import { gaussian, mulberry32, randInt, subSeed, type Rng } from './random.js';
 
-export type Source = 'sensor' | 'meter' | 'weather';
-export const SOURCES: readonly Source[] = ['sensor', 'meter', 'weather'];
+export type Source = StreamName;
+export const SOURCES: readonly Source[] = KIND_NAMES;
 export type EventKind = 'on_time' | 'out_of_order' | 'late' | 'bad';
 export type BadReason = 'invalid_json' | 'invalid_record' | 'out_of_range';
 export const BAD_REASONS: readonly BadReason[] = ['invalid_json', 'invalid_record', 'out_of_range'];
@@ -37,8 +38,8 @@ export type DeadLetterReason = BadReason | 'late';
 export interface Windows {
   /** Sensor window size (ms), default 5 min. */
   sensorMs: number;
-  /** Consumption window size (ms), default 1 h. */
-  consumptionMs: number;
+  /** Meter (consumption) window size (ms), default 1 h. */
+  meterMs: number;
   /** Weather window size (ms), default 1 h. */
   weatherMs: number;
 }
@@ -114,13 +115,10 @@ export interface Planted {
   silenced: { sensorId: string; sensorType: string; fromMs: number }[];
 }
 
-export const DEFAULT_TOPICS: Topics = {
-  sensor: 'smartgrid-sensor-data',
-  meter: 'smartgrid-meter-readings',
-  weather: 'smartgrid-weather-data',
-};
+/** The engine's default topics (the contract's names). */
+export const DEFAULT_TOPICS: Topics = byStream((s) => s.topic.def);
 
-export const DEFAULT_WINDOWS: Windows = { sensorMs: 300_000, consumptionMs: 3_600_000, weatherMs: 3_600_000 };
+export const DEFAULT_WINDOWS: Windows = { sensorMs: 300_000, meterMs: 3_600_000, weatherMs: 3_600_000 };
 
 export const DEFAULT_GENERATE_OPTIONS: GenerateOptions = {
   seed: 1,
@@ -232,7 +230,7 @@ export function resolveGenerateOptions(input: GenerateInput = {}): GenerateOptio
   if (o.outOfOrderShare + o.lateShare + o.badShare > 1) throw new RangeError('options: outOfOrderShare + lateShare + badShare must be ≤ 1');
   positiveInt('latenessMs', o.latenessMs);
   positiveInt('windows.sensorMs', o.windows.sensorMs);
-  positiveInt('windows.consumptionMs', o.windows.consumptionMs);
+  positiveInt('windows.meterMs', o.windows.meterMs);
   positiveInt('windows.weatherMs', o.windows.weatherMs);
   if (o.timestampStyle !== 'contract' && o.timestampStyle !== 'mixed') {
     throw new RangeError(`options.timestampStyle must be 'contract' or 'mixed'`);
@@ -450,10 +448,10 @@ export class EventGenerator {
       meter: used(o.mix.meter > 0 ? this.meters.map((m) => m.partition) : []),
       weather: used(o.mix.weather > 0 ? this.stations.map((s) => s.partition) : []),
     };
-    this.windowOf = { sensor: o.windows.sensorMs, meter: o.windows.consumptionMs, weather: o.windows.weatherMs };
+    this.windowOf = { sensor: o.windows.sensorMs, meter: o.windows.meterMs, weather: o.windows.weatherMs };
     this.margin = {
       sensor: o.latenessMs + 2 * o.windows.sensorMs,
-      meter: o.latenessMs + 2 * o.windows.consumptionMs,
+      meter: o.latenessMs + 2 * o.windows.meterMs,
       weather: o.latenessMs + 2 * o.windows.weatherMs,
     };
     const n = o.events;

@@ -27,7 +27,7 @@ const isIntegrity = (f) => relative(base, f).split('/')[0] === 'integrity';
 // the wire decoder, the wire client's SASL/SCRAM and TLS settings, the deploy and compose
 // checks. Checked by running them with Kafka and PostgreSQL pointed at closed ports.
 const UNIT = [
-  /^main\//, /^workers\//, /^kafka\/(decode|sasl|group-protocol)\.test\.js$/, /^compose\.test\.js$/, /^deploy\.test\.js$/, /^readme\.test\.js$/,
+  /^main\//, /^common\//, /^workers\//, /^kafka\/(decode|sasl|group-protocol)\.test\.js$/, /^compose\.test\.js$/, /^deploy\.test\.js$/, /^readme\.test\.js$/,
   /^loadgen\/generate\.test\.js$/, /^producer\/(guard|weather)\.test\.js$/,
   /^report\/(chart|connection|format|demo)\.test\.js$/,
 ];

@@ -154,7 +154,7 @@ test('compose: each entry point exists and is given only variables it reads, inc
 });
 
 test('compose: every value is accepted by the code that reads it', () => {
-  const engine = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config as unknown as Record<string, unknown>;
+  const engine = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config;
   assert.equal(engine.metricsPort, 9464);
   // In a container, loopback would be unreachable through the published port.
   assert.equal(engine.metricsHost, '0.0.0.0');

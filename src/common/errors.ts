@@ -45,13 +45,18 @@ export class SmartGridError extends Error {
   }
 }
 
-/** A configuration problem: reported in one line naming the setting, exit code 2. */
+/**
+ * A configuration problem: reported in one line naming the setting (a flag as written or an
+ * environment variable), exit code 2. Its message is that line; `cause` is an underlying
+ * failure such as a file that cannot be read.
+ */
 export class ConfigError extends SmartGridError {
   constructor(
     readonly setting: string,
     message: string,
+    options: { cause?: unknown } = {},
   ) {
-    super('CONFIG_INVALID', `${setting}: ${message}`);
+    super('CONFIG_INVALID', `${setting}: ${message}`, options);
     this.name = 'ConfigError';
   }
 }

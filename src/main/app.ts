@@ -61,6 +61,7 @@ export function createApp(config: EngineConfig, log: Logger): App {
             maxWaitMs: config.maxWaitMs,
             readCommitted: config.isolationLevel === 'read_committed',
             reachability,
+            security: config.kafkaSecurity,
           },
           log.child('kafka'),
         )

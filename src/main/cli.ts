@@ -3,6 +3,7 @@
  * Entry point of the engine (`npm start`). The only place that reads process.argv and
  * process.env; everything below takes typed options.
  */
+import { infoRequest } from '../common/options.js';
 import { versionLine } from '../common/version.js';
 import { createApp } from './app.js';
 import { helpText, loadConfig, type EngineConfig } from './config.js';
@@ -11,18 +12,14 @@ import { createLogger } from '../common/log.js';
 import { startProgressLog } from './progress.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  if (argv.includes('--version')) {
-    process.stdout.write(versionLine('smartgrid-stream'));
+  const info = infoRequest(argv);
+  if (info !== null) {
+    process.stdout.write(info === 'version' ? versionLine('smartgrid-stream') : helpText() + '\n');
     return 0;
   }
   let config: EngineConfig;
   try {
-    const parsed = loadConfig(argv, env);
-    if (parsed.help) {
-      process.stdout.write(helpText() + '\n');
-      return 0;
-    }
-    config = parsed.config;
+    config = loadConfig(argv, env).config;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`error: invalid configuration: ${e.message}\n`);

@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
 import { packageVersion } from '../common/version.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { KIND_NAMES, R_LATE, REASONS, type AggregateResult } from '../workers/protocol.js';
+import { KIND_NAMES, STREAM_LIST } from '../common/streams.js';
+import { R_LATE, REASONS, type AggregateResult } from '../workers/protocol.js';
 import type { SinkCounts } from './sink.js';
 
 /** What happened to an input record, as counted in smartgrid_records_in_total. */
@@ -131,9 +132,7 @@ export class EngineMetrics {
   /** Accounts one successful sink write. */
   recordFlush(counts: SinkCounts, ms: number): void {
     this.flushLatency.recordMs(ms);
-    this.rowsWritten[0] += counts.sensor;
-    this.rowsWritten[1] += counts.meter;
-    this.rowsWritten[2] += counts.weather;
+    KIND_NAMES.forEach((name, k) => (this.rowsWritten[k] += counts[name]));
     this.deadLettersWritten += counts.deadLetters;
     this.rejectedRows += counts.rejected;
     this.flushes++;
@@ -236,8 +235,7 @@ export function registerEngineMetrics(m: EngineMetrics, view: MetricsView): void
     for (const [reason, v] of m.deadLettersByReason) set({ reason }, v);
   });
   counter('smartgrid_rows_written_total', 'Aggregate rows written, by table.', ['table'], (set) => {
-    const tables = ['sensor_aggregates_realtime', 'consumption_aggregates_realtime', 'weather_aggregates_realtime'];
-    tables.forEach((table, k) => set({ table }, m.rowsWritten[k]));
+    STREAM_LIST.forEach((s, k) => set({ table: s.table }, m.rowsWritten[k]));
   });
   counter('smartgrid_dead_letters_written_total', 'Dead letters written (conflicting replays included).', [], (set) => set({}, m.deadLettersWritten));
   gauge('smartgrid_events_per_second', 'Input records per second over the last second.', [], (set) => set({}, view.status().recentRate));

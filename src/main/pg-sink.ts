@@ -12,25 +12,14 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { consumptionRows, deadLetterRows, lines, sensorRows, weatherRows } from './copy-rows.js';
+import type { PgConnection } from '../common/pg-options.js';
+import { byStream } from '../common/streams.js';
+import { deadLetterRows, lines, streamRows } from './copy-rows.js';
 import type { Sink, SinkBatch, SinkCounts } from './sink.js';
+import { INSERT_REJECTED, SINK_TARGETS, STAGING_SQL } from './sink-sql.js';
 
-/** The rows of one flush as COPY text lines, per staging table. */
-export interface SinkLines {
-  stage_sensor: string[];
-  stage_consumption: string[];
-  stage_weather: string[];
-  stage_dead_letters: string[];
-}
-
-type StageTable = keyof SinkLines;
-const STAGES: readonly StageTable[] = ['stage_sensor', 'stage_consumption', 'stage_weather', 'stage_dead_letters'];
-const TARGET: Record<StageTable, string> = {
-  stage_sensor: 'sensor_aggregates_realtime',
-  stage_consumption: 'consumption_aggregates_realtime',
-  stage_weather: 'weather_aggregates_realtime',
-  stage_dead_letters: 'dead_letters',
-};
+/** The rows of one flush as COPY text lines, per target table (in SINK_TARGETS order). */
+type SinkLines = string[][];
 
 /** SQLSTATE of a PostgreSQL error, or of the first cause that has one. */
 export function sqlState(e: unknown): string | null {
@@ -53,15 +42,7 @@ export function isDataError(e: unknown): boolean {
   return s !== null && (s.startsWith('22') || s.startsWith('23'));
 }
 
-export interface PgConnection {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-  /** Schema holding the tables; empty for the server's search_path. */
-  schema?: string;
-}
+export type { PgConnection };
 
 const SQL_DIR = new URL('../../../sql/', import.meta.url);
 
@@ -79,67 +60,6 @@ export async function schemaSql(): Promise<string[]> {
   }
   return out;
 }
-
-const STAGING = `
-CREATE TEMP TABLE stage_sensor (
-  window_start TIMESTAMP, window_end TIMESTAMP, sensor_type VARCHAR(50), sensor_id VARCHAR(100),
-  avg_value DECIMAL(10,4), min_value DECIMAL(10,4), max_value DECIMAL(10,4), count BIGINT, stddev_value DECIMAL(14,4)
-) ON COMMIT DROP;
-CREATE TEMP TABLE stage_consumption (
-  window_start TIMESTAMP, window_end TIMESTAMP, customer_id VARCHAR(100),
-  total_consumption DECIMAL(20,4), avg_consumption DECIMAL(12,4), reading_count BIGINT
-) ON COMMIT DROP;
-CREATE TEMP TABLE stage_weather (
-  window_start TIMESTAMP, window_end TIMESTAMP, avg_temperature DECIMAL(5,2), avg_humidity DECIMAL(5,2),
-  avg_pressure DECIMAL(7,2), avg_wind_speed DECIMAL(5,2), weather_condition VARCHAR(50)
-) ON COMMIT DROP;
-CREATE TEMP TABLE stage_dead_letters (
-  topic TEXT, kafka_partition INT, kafka_offset BIGINT, kafka_key BYTEA, payload BYTEA, reason TEXT, error TEXT
-) ON COMMIT DROP;`;
-
-// A replay writes identical values; skipping identical rows keeps updated_at meaningful.
-const UPSERT_SENSOR = `
-INSERT INTO sensor_aggregates_realtime AS t
-  (window_start, window_end, sensor_type, sensor_id, avg_value, min_value, max_value, count, stddev_value)
-SELECT window_start, window_end, sensor_type, sensor_id, avg_value, min_value, max_value, count, stddev_value FROM stage_sensor
-ON CONFLICT ON CONSTRAINT sensor_aggregates_realtime_window_group DO UPDATE SET
-  window_end = EXCLUDED.window_end, avg_value = EXCLUDED.avg_value, min_value = EXCLUDED.min_value,
-  max_value = EXCLUDED.max_value, count = EXCLUDED.count, stddev_value = EXCLUDED.stddev_value,
-  updated_at = CURRENT_TIMESTAMP
-WHERE (t.window_end, t.avg_value, t.min_value, t.max_value, t.count, t.stddev_value)
-  IS DISTINCT FROM (EXCLUDED.window_end, EXCLUDED.avg_value, EXCLUDED.min_value, EXCLUDED.max_value, EXCLUDED.count, EXCLUDED.stddev_value)`;
-
-const UPSERT_CONSUMPTION = `
-INSERT INTO consumption_aggregates_realtime AS t
-  (window_start, window_end, customer_id, total_consumption, avg_consumption, reading_count)
-SELECT window_start, window_end, customer_id, total_consumption, avg_consumption, reading_count FROM stage_consumption
-ON CONFLICT ON CONSTRAINT consumption_aggregates_realtime_window_group DO UPDATE SET
-  window_end = EXCLUDED.window_end, total_consumption = EXCLUDED.total_consumption,
-  avg_consumption = EXCLUDED.avg_consumption, reading_count = EXCLUDED.reading_count, updated_at = CURRENT_TIMESTAMP
-WHERE (t.window_end, t.total_consumption, t.avg_consumption, t.reading_count)
-  IS DISTINCT FROM (EXCLUDED.window_end, EXCLUDED.total_consumption, EXCLUDED.avg_consumption, EXCLUDED.reading_count)`;
-
-const UPSERT_WEATHER = `
-INSERT INTO weather_aggregates_realtime AS t
-  (window_start, window_end, avg_temperature, avg_humidity, avg_pressure, avg_wind_speed, weather_condition)
-SELECT window_start, window_end, avg_temperature, avg_humidity, avg_pressure, avg_wind_speed, weather_condition FROM stage_weather
-ON CONFLICT ON CONSTRAINT weather_aggregates_realtime_window DO UPDATE SET
-  window_end = EXCLUDED.window_end, avg_temperature = EXCLUDED.avg_temperature, avg_humidity = EXCLUDED.avg_humidity,
-  avg_pressure = EXCLUDED.avg_pressure, avg_wind_speed = EXCLUDED.avg_wind_speed,
-  weather_condition = EXCLUDED.weather_condition, updated_at = CURRENT_TIMESTAMP
-WHERE (t.window_end, t.avg_temperature, t.avg_humidity, t.avg_pressure, t.avg_wind_speed, t.weather_condition)
-  IS DISTINCT FROM (EXCLUDED.window_end, EXCLUDED.avg_temperature, EXCLUDED.avg_humidity, EXCLUDED.avg_pressure,
-                    EXCLUDED.avg_wind_speed, EXCLUDED.weather_condition)`;
-
-const INSERT_DEAD_LETTERS = `
-INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, payload, reason, error)
-SELECT topic, kafka_partition, kafka_offset, kafka_key, payload, reason, error FROM stage_dead_letters
-ON CONFLICT ON CONSTRAINT dead_letters_source DO NOTHING`;
-
-const INSERT_REJECTED = `
-INSERT INTO rejected_rows (target_table, row_sha256, row_text, sqlstate, error)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT ON CONSTRAINT rejected_rows_source DO NOTHING`;
 
 async function copyInto(client: pg.PoolClient, table: string, text: string): Promise<void> {
   if (text === '') return;
@@ -229,29 +149,18 @@ export class PgSink implements Sink {
    * ON CONFLICT DO NOTHING for dead letters and rejected rows).
    */
   async write(b: SinkBatch): Promise<SinkCounts> {
-    const text: Record<StageTable, string> = {
-      stage_sensor: sensorRows(b.sensor, b.windowMs.sensor),
-      stage_consumption: consumptionRows(b.meter, b.windowMs.meter),
-      stage_weather: weatherRows(b.weather, b.windowMs.weather),
-      stage_dead_letters: deadLetterRows(b.deadLetters),
-    };
+    const text = SINK_TARGETS.map((t) =>
+      t.stream === null ? deadLetterRows(b.deadLetters) : streamRows(t.stream, b[t.stream.name], b.windowMs[t.stream.name]),
+    );
     const counts: SinkCounts = {
-      sensor: b.sensor.reduce((n, w) => n + w.keys.length, 0),
-      meter: b.meter.reduce((n, w) => n + w.keys.length, 0),
-      weather: b.weather.filter((w) => w.keys.length > 0).length,
+      ...byStream((s) => b[s.name].reduce((n, w) => n + w.keys.length, 0)),
       deadLetters: b.deadLetters.length,
       rejected: 0,
     };
-    if (STAGES.every((t) => text[t] === '')) return counts;
+    if (text.every((t) => t === '')) return counts;
     // First try: each table's text as one piece (no splitting into lines).
-    const whole = (t: StageTable): string[] => (text[t] === '' ? [] : [text[t].slice(0, -1)]);
     try {
-      await this.writeLines({
-        stage_sensor: whole('stage_sensor'),
-        stage_consumption: whole('stage_consumption'),
-        stage_weather: whole('stage_weather'),
-        stage_dead_letters: whole('stage_dead_letters'),
-      });
+      await this.writeLines(text.map((t) => (t === '' ? [] : [t.slice(0, -1)])));
       return counts;
     } catch (e) {
       if (!isDataError(e)) throw e;
@@ -260,38 +169,32 @@ export class PgSink implements Sink {
       });
     }
     // COPY text escapes newlines inside values, so each line is one row.
-    const all: SinkLines = {
-      stage_sensor: lines(text.stage_sensor),
-      stage_consumption: lines(text.stage_consumption),
-      stage_weather: lines(text.stage_weather),
-      stage_dead_letters: lines(text.stage_dead_letters),
-    };
-    const rejected = await this.bisect(all);
+    const rejected = await this.bisect(text.map(lines));
     for (const r of rejected) {
-      const key = r.table === 'stage_sensor' ? 'sensor' : r.table === 'stage_consumption' ? 'meter' : r.table === 'stage_weather' ? 'weather' : 'deadLetters';
-      counts[key]--;
+      const stream = SINK_TARGETS[r.target].stream;
+      counts[stream === null ? 'deadLetters' : stream.name]--;
     }
     counts.rejected = rejected.length;
     return counts;
   }
 
   /** Writes `rows` in halves, recursively; returns the single rows PostgreSQL refused, recorded. */
-  private async bisect(rows: SinkLines): Promise<{ table: StageTable; line: string }[]> {
+  private async bisect(rows: SinkLines): Promise<{ target: number; line: string }[]> {
     const n = size(rows);
     if (n === 1) {
-      const table = STAGES.find((t) => rows[t].length === 1)!;
-      const line = rows[table][0];
+      const target = rows.findIndex((r) => r.length === 1);
+      const line = rows[target][0];
       try {
         await this.writeLines(rows);
         return [];
       } catch (e) {
         if (!isDataError(e)) throw e;
-        await this.recordRejected(table, line, e);
-        return [{ table, line }];
+        await this.recordRejected(SINK_TARGETS[target].table, line, e);
+        return [{ target, line }];
       }
     }
     const [a, b] = halves(rows);
-    const out: { table: StageTable; line: string }[] = [];
+    const out: { target: number; line: string }[] = [];
     for (const part of [a, b]) {
       try {
         await this.writeLines(part);
@@ -303,18 +206,18 @@ export class PgSink implements Sink {
     return out;
   }
 
-  private async recordRejected(table: StageTable, line: string, e: unknown): Promise<void> {
+  private async recordRejected(table: string, line: string, e: unknown): Promise<void> {
     const client = await this.connect();
     try {
       const err = (e instanceof SmartGridError && e.cause !== undefined ? e.cause : e) as Error;
       await client.query(INSERT_REJECTED, [
-        TARGET[table],
+        table,
         createHash('sha256').update(line).digest(),
         line,
         sqlState(e),
         err?.message ?? String(e),
       ]);
-      this.log.error('PostgreSQL refused a row; kept in rejected_rows', { table: TARGET[table], sqlstate: sqlState(e), error: err?.message });
+      this.log.error('PostgreSQL refused a row; kept in rejected_rows', { table, sqlstate: sqlState(e), error: err?.message });
     } catch (e2) {
       throw new SmartGridError('SINK_WRITE_FAILED', 'recording a refused row in rejected_rows failed', {
         cause: e2,
@@ -331,12 +234,9 @@ export class PgSink implements Sink {
     let broken = false;
     try {
       await client.query('BEGIN');
-      await client.query(STAGING);
-      for (const t of STAGES) await copyInto(client, t, rows[t].join('\n'));
-      if (rows.stage_sensor.length > 0) await client.query(UPSERT_SENSOR);
-      if (rows.stage_consumption.length > 0) await client.query(UPSERT_CONSUMPTION);
-      if (rows.stage_weather.length > 0) await client.query(UPSERT_WEATHER);
-      if (rows.stage_dead_letters.length > 0) await client.query(INSERT_DEAD_LETTERS);
+      await client.query(STAGING_SQL);
+      for (let t = 0; t < SINK_TARGETS.length; t++) await copyInto(client, SINK_TARGETS[t].stage, rows[t].join('\n'));
+      for (let t = 0; t < SINK_TARGETS.length; t++) if (rows[t].length > 0) await client.query(SINK_TARGETS[t].upsert);
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {
@@ -358,16 +258,16 @@ export class PgSink implements Sink {
 }
 
 function size(r: SinkLines): number {
-  return r.stage_sensor.length + r.stage_consumption.length + r.stage_weather.length + r.stage_dead_letters.length;
+  return r.reduce((n, lines) => n + lines.length, 0);
 }
 
-/** Splits rows into two non-empty halves (by position over the four tables in order). */
+/** Splits rows into two non-empty halves (by position over the tables in order). */
 function halves(r: SinkLines): [SinkLines, SinkLines] {
-  const flat: [StageTable, string][] = [];
-  for (const t of STAGES) for (const l of r[t]) flat.push([t, l]);
+  const flat: [number, string][] = [];
+  r.forEach((ls, t) => ls.forEach((l) => flat.push([t, l])));
   const mid = flat.length >> 1;
-  const make = (part: [StageTable, string][]): SinkLines => {
-    const out: SinkLines = { stage_sensor: [], stage_consumption: [], stage_weather: [], stage_dead_letters: [] };
+  const make = (part: [number, string][]): SinkLines => {
+    const out: SinkLines = r.map(() => []);
     for (const [t, l] of part) out[t].push(l);
     return out;
   };

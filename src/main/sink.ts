@@ -2,6 +2,7 @@
  * The sink's contract: what a flush carries (final windows and dead letters) and what a
  * sink answers. PgSink (pg-sink.ts) is the real one; engine tests use fakes.
  */
+import type { StreamName } from '../common/streams.js';
 import type { WindowState } from './window-store.js';
 
 export interface DeadLetter {
@@ -14,11 +15,9 @@ export interface DeadLetter {
   error: string;
 }
 
-export interface SinkBatch {
-  sensor: WindowState[];
-  meter: WindowState[];
-  weather: WindowState[];
-  windowMs: { sensor: number; meter: number; weather: number };
+/** Per stream, its windows that became final. */
+export interface SinkBatch extends Record<StreamName, WindowState[]> {
+  windowMs: Record<StreamName, number>;
   deadLetters: DeadLetter[];
 }
 
@@ -28,10 +27,8 @@ export interface Sink {
   write(batch: SinkBatch): Promise<SinkCounts>;
 }
 
-export interface SinkCounts {
-  sensor: number;
-  meter: number;
-  weather: number;
+/** Per stream, the aggregate rows written. */
+export interface SinkCounts extends Record<StreamName, number> {
   deadLetters: number;
   /** Rows PostgreSQL refused for a data reason, kept in `rejected_rows` instead. */
   rejected: number;

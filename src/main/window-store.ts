@@ -4,7 +4,8 @@
  * et al.'s formula; windows leave the store when they become final.
  */
 import { STATS_WIDTH, statsMerge } from '../workers/stats.js';
-import { VARS_PER_KIND, type AggregateResult, type Kind } from '../workers/protocol.js';
+import { STREAM_LIST, VARS_PER_KIND, type Kind } from '../common/streams.js';
+import type { AggregateResult } from '../workers/protocol.js';
 
 export interface WindowState {
   start: number;
@@ -12,7 +13,7 @@ export interface WindowState {
   slots: Map<string, number>;
   /** keys.length × width statistics. */
   stats: Float64Array;
-  /** Weather only: condition → count (one group per window). */
+  /** Streams with a category (weather) only: category → count (one group per window). */
   conds: Map<string, number> | null;
   /** Wall-clock time the window became final (for the final → committed latency). */
   finalAt?: number;
@@ -30,6 +31,8 @@ export interface WindowSnapshot {
 
 export class WindowStore {
   readonly width: number;
+  /** The stream counts a category per window (weather conditions). */
+  private readonly counted: boolean;
   private readonly windows = new Map<number, WindowState>();
   private states = 0;
 
@@ -38,6 +41,7 @@ export class WindowStore {
     readonly windowMs: number,
   ) {
     this.width = VARS_PER_KIND[kind] * STATS_WIDTH;
+    this.counted = STREAM_LIST[kind].category !== undefined;
   }
 
   /** Number of open (window, group) states. */
@@ -52,7 +56,7 @@ export class WindowStore {
   private window(start: number): WindowState {
     let w = this.windows.get(start);
     if (w === undefined) {
-      w = { start, keys: [], slots: new Map(), stats: new Float64Array(8 * this.width), conds: this.kind === 2 ? new Map() : null };
+      w = { start, keys: [], slots: new Map(), stats: new Float64Array(8 * this.width), conds: this.counted ? new Map() : null };
       this.windows.set(start, w);
     }
     return w;
@@ -151,7 +155,7 @@ export class WindowStore {
         keys,
         slots,
         stats,
-        conds: this.kind === 2 ? new Map(s.conds ?? []) : null,
+        conds: this.counted ? new Map(s.conds ?? []) : null,
       };
       this.windows.set(s.start, w);
       this.states += w.keys.length;

@@ -8,8 +8,19 @@
  *
  * kafkajs stays for admin requests (creating topics, describing the group).
  */
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { KafkaWireClient, KafkaWireError, OffsetOutOfRangeError, type Fetcher, type FetchedPartition, type PartitionOffset } from '../kafka/index.js';
+import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
+import {
+  KafkaWireClient,
+  KafkaWireError,
+  OffsetOutOfRangeError,
+  securityFromFiles,
+  type Fetcher,
+  type FetchedPartition,
+  type PartitionOffset,
+  type SecurityFiles,
+  type SaslOptions,
+  type SecurityOptions,
+} from '../kafka/index.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep } from '../common/signal.js';
@@ -29,16 +40,31 @@ export interface WireSourceOptions {
   reachability?: KafkaReachabilityListener;
   /** How often partition counts are checked, so that partitions added while running are read (default 10 s). */
   metadataRefreshMs?: number;
+  /** TLS and SASL settings (files are read at connect). */
+  security?: SecurityFiles;
 }
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
+/** kafkajs wants the mechanism as a discriminant of its union. */
+function kafkajsSasl(s: SaslOptions): SASLOptions {
+  const { username, password } = s;
+  switch (s.mechanism) {
+    case 'plain':
+      return { mechanism: 'plain', username, password };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', username, password };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', username, password };
+  }
+}
+
 export class WireSource implements RecordSource {
   readonly clientId: string;
-  private readonly client: KafkaWireClient;
-  private readonly kafkaAdmin: Admin;
-  private readonly admin: KafkaAdmin;
-  private readonly fetcher: Fetcher;
+  private client!: KafkaWireClient;
+  private kafkaAdmin!: Admin;
+  private admin!: KafkaAdmin;
+  private fetcher!: Fetcher;
   private readonly partitions = new Map<string, number[]>();
   /** Positions the engine asked for (seek) while an assignment is being made. */
   private readonly sought = new Map<string, number>();
@@ -52,12 +78,18 @@ export class WireSource implements RecordSource {
     private readonly log: Logger,
   ) {
     this.clientId = opts.clientId;
+  }
+
+  /** Builds the clients once the security files are read (the same settings for both). */
+  private build(sec: SecurityOptions): void {
+    const opts = this.opts;
     this.client = new KafkaWireClient({
       brokers: opts.brokers,
       clientId: opts.clientId,
       // An outage is survived: the fetch loop keeps retrying (see run) and /readyz reports it.
       retryTimeoutMs: 30_000,
       maxRetryBackoffMs: 5_000,
+      ...sec,
     });
     this.fetcher = this.client.createFetcher({
       readCommitted: opts.readCommitted,
@@ -72,20 +104,32 @@ export class WireSource implements RecordSource {
       clientId: opts.clientId,
       brokers: opts.brokers,
       logLevel: logLevel.WARN,
-      logCreator: kafkaLogger(log, opts.reachability, opts.brokers),
+      logCreator: kafkaLogger(this.log, opts.reachability, opts.brokers),
       retry: { initialRetryTime: 300, maxRetryTime: 10000, retries: 30 },
       connectionTimeout: 5000,
+      ...(sec.tls === undefined ? {} : { ssl: sec.tls }),
+      ...(sec.sasl === undefined ? {} : { sasl: kafkajsSasl(sec.sasl) }),
     }).admin();
     const r = opts.reachability;
     if (r !== undefined) this.kafkaAdmin.on(this.kafkaAdmin.events.REQUEST, () => r.answered());
-    this.admin = new KafkaAdmin(this.kafkaAdmin, log);
+    this.admin = new KafkaAdmin(this.kafkaAdmin, this.log);
   }
 
   async connect(): Promise<void> {
+    let sec: SecurityOptions;
     try {
-      await this.kafkaAdmin.connect();
-      await this.client.connect();
+      sec = await securityFromFiles(this.opts.security ?? {});
     } catch (e) {
+      throw new SmartGridError('CONFIG_INVALID', `Kafka TLS/SASL settings: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    this.build(sec);
+    try {
+      await this.client.connect();
+      await this.kafkaAdmin.connect();
+    } catch (e) {
+      if (e instanceof KafkaWireError && (e.code === 'KAFKA_AUTH_FAILED' || e.code === 'KAFKA_TLS_FAILED')) {
+        throw new SmartGridError('KAFKA_ERROR', `Kafka at ${this.opts.brokers.join(',')} refused the connection: ${e.message}`, { cause: e });
+      }
       throw new SmartGridError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${this.opts.brokers.join(',')}`, { cause: e, canRetry: true });
     }
   }
@@ -263,8 +307,8 @@ export class WireSource implements RecordSource {
   async stop(): Promise<void> {
     this.running = false;
     // Closing the connections ends a fetch still waiting for its answer.
-    await this.client.close().catch(() => {});
+    await this.client?.close().catch(() => {});
     await this.loop?.catch(() => {});
-    await this.kafkaAdmin.disconnect().catch(() => {});
+    await this.kafkaAdmin?.disconnect().catch(() => {});
   }
 }

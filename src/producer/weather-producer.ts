@@ -7,21 +7,24 @@
 import { versionLine } from '../common/version.js';
 import { ConfigError, describeError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
-import { WEATHER_PRODUCER_ENV_VARS, weatherProducerConfig, type WeatherProducerEnv } from './config.js';
+import { infoRequest, parseArgv } from '../common/options.js';
+import { producerHelp, weatherProducerConfig } from './config.js';
 import { startWeatherService } from './service.js';
 
 const log = createLogger({ component: 'weather-producer' });
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--version')) {
-    process.stdout.write(versionLine('weather-producer'));
-    process.exit(0);
-  }
-  const env: WeatherProducerEnv = {};
-  for (const k of WEATHER_PRODUCER_ENV_VARS) env[k] = process.env[k];
   let config;
   try {
-    config = weatherProducerConfig(env);
+    const argv = process.argv.slice(2);
+    const info = infoRequest(argv);
+    if (info !== null) {
+      process.stdout.write(info === 'version' ? versionLine('weather-producer') : producerHelp() + '\n');
+      process.exit(0);
+    }
+    // Settings come from the environment only: any argument is a mistake.
+    parseArgv(argv, []);
+    config = weatherProducerConfig(process.env);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`weather-producer: ${e.message}\n`);

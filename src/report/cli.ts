@@ -12,18 +12,14 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { chartSpec, renderSvg, svgToPng } from './chart.js';
-import { connect, describeTarget, packageVersion, pgSettings, type PgSettings } from './connection.js';
-import { ConfigError, ReportError, oneLine } from './errors.js';
+import { describeTarget } from './connection.js';
+import { ConfigError, ReportError } from './errors.js';
 import { formatCsv, formatReport } from './format.js';
 import { parseCliArgs, USAGE, type CliOptions } from './options.js';
 import { assertCustomer, assertSchema, buildReport, csvHours, dataRange, series } from './queries.js';
+import { runTool, type Io } from './start.js';
 import type { Period } from './types.js';
-
-
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+import { STREAMS } from '../common/streams.js';
 
 /**
  * The period to report on: the flags where given, else the range of the data. Null when
@@ -51,87 +47,64 @@ async function write(file: string, data: string | Buffer): Promise<void> {
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let opts: CliOptions;
-  let settings: PgSettings;
-  try {
-    opts = parseCliArgs(argv);
-    if (opts.help) {
-      io.out(USAGE);
-      return 0;
-    }
-    if (opts.version) {
-      io.out(`smartgrid-stream report ${await packageVersion()}\n`);
-      return 0;
-    }
-    settings = pgSettings(opts.pg, env);
-  } catch (e) {
-    io.err(`report: ${oneLine(e)}\n`);
-    return 2;
-  }
+export function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  return runTool('report', USAGE, parseCliArgs, argv, env, io, (client, opts, settings) => report(client, opts, describeTarget(settings), io));
+}
 
-  const where = describeTarget(settings);
-  let client: pg.Client | undefined;
-  try {
-    client = await connect(settings);
-    await assertSchema(client, where);
-    if (opts.customer !== undefined) await assertCustomer(client, opts.customer);
-    const period = await resolvePeriod(client, opts);
-    if (period === null) {
-      throw new ReportError(
-        'NO_DATA',
-        `No data yet: consumption_aggregates_realtime and weather_aggregates_realtime are empty` +
-          `${opts.customer ? ` for customer ${opts.customer}` : ''} (${where}). ` +
-          'The engine writes an hour once its window is final.',
-      );
-    }
-    const scope = { period, customer: opts.customer ?? null };
-    if (opts.csv === '-') {
-      io.out(formatCsv(await csvHours(client, scope)));
-      return 0;
-    }
-    const report = await buildReport(client, {
-      ...scope,
-      top: opts.top,
-      bandWidth: opts.bandWidth,
-      baselineWindows: opts.baselineWindows,
-      zThreshold: opts.zThreshold,
-      silentForMs: opts.silentForMs,
-    });
-    if (opts.csv !== undefined) {
-      await write(opts.csv, formatCsv(await csvHours(client, scope)));
-      io.err(`report: hours written to ${opts.csv}\n`);
-    }
-    if (opts.chart !== undefined || opts.png !== undefined) {
-      const spec = chartSpec({
-        ...scope,
-        series: await series(client, scope),
-        temperature: report.correlations.find((c) => c.variable === 'temperature'),
-      });
-      const svg = await renderSvg(spec);
-      if (opts.chart !== undefined) {
-        await write(opts.chart, svg);
-        io.err(`report: chart written to ${opts.chart}\n`);
-      }
-      if (opts.png !== undefined) {
-        let png: Buffer;
-        try {
-          png = svgToPng(svg);
-        } catch (e) {
-          throw new ReportError('OUTPUT_FAILED', 'cannot render the chart as PNG', { cause: e });
-        }
-        await write(opts.png, png);
-        io.err(`report: chart written to ${opts.png}\n`);
-      }
-    }
-    io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
-    return 0;
-  } catch (e) {
-    io.err(`report: ${oneLine(e)}\n`);
-    return e instanceof ConfigError ? 2 : 1;
-  } finally {
-    await client?.end().catch(() => {});
+/** Builds and prints the report (and the files asked for); `where` names the database. */
+async function report(client: pg.Client, opts: CliOptions, where: string, io: Io): Promise<number> {
+  await assertSchema(client, where);
+  if (opts.customer !== undefined) await assertCustomer(client, opts.customer);
+  const period = await resolvePeriod(client, opts);
+  if (period === null) {
+    throw new ReportError(
+      'NO_DATA',
+      `No data yet: ${STREAMS.meter.table} and ${STREAMS.weather.table} are empty` +
+        `${opts.customer ? ` for customer ${opts.customer}` : ''} (${where}). ` +
+        'The engine writes an hour once its window is final.',
+    );
   }
+  const scope = { period, customer: opts.customer ?? null };
+  if (opts.csv === '-') {
+    io.out(formatCsv(await csvHours(client, scope)));
+    return 0;
+  }
+  const report = await buildReport(client, {
+    ...scope,
+    top: opts.top,
+    bandWidth: opts.bandWidth,
+    baselineWindows: opts.baselineWindows,
+    zThreshold: opts.zThreshold,
+    silentForMs: opts.silentForMs,
+  });
+  if (opts.csv !== undefined) {
+    await write(opts.csv, formatCsv(await csvHours(client, scope)));
+    io.err(`report: hours written to ${opts.csv}\n`);
+  }
+  if (opts.chart !== undefined || opts.png !== undefined) {
+    const spec = chartSpec({
+      ...scope,
+      series: await series(client, scope),
+      temperature: report.correlations.find((c) => c.variable === 'temperature'),
+    });
+    const svg = await renderSvg(spec);
+    if (opts.chart !== undefined) {
+      await write(opts.chart, svg);
+      io.err(`report: chart written to ${opts.chart}\n`);
+    }
+    if (opts.png !== undefined) {
+      let png: Buffer;
+      try {
+        png = svgToPng(svg);
+      } catch (e) {
+        throw new ReportError('OUTPUT_FAILED', 'cannot render the chart as PNG', { cause: e });
+      }
+      await write(opts.png, png);
+      io.err(`report: chart written to ${opts.png}\n`);
+    }
+  }
+  io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  return 0;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

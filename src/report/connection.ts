@@ -1,39 +1,22 @@
 /**
- * The PostgreSQL connection of the analyst tools: the same flags, environment variables
- * and defaults as the engine (`npm start -- --help`), so one set of settings serves both.
- * Flags win over the environment. test/report/connection.test.ts holds this table to the
- * engine's.
+ * The PostgreSQL connection of the analyst tools: the engine's flags, environment
+ * variables, defaults and checks (src/common/pg-options.ts), so one set of settings serves
+ * both. Flags win over the environment.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { optionsOf, reader, type Env, type Option, type Reader } from '../common/options.js';
+import { pgOptions, PG_SCHEMA_WITH_ALIAS, type PgConnection } from '../common/pg-options.js';
 import { packageVersion as commonPackageVersion } from '../common/version.js';
-import { ConfigError, ReportError } from './errors.js';
+import { ReportError } from './errors.js';
 
-export interface PgSettings {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-  /** Schema of the tables (search_path); undefined: the server's search_path. */
-  schema?: string;
-}
+/** Where the analyst tools connect: the engine's connection settings. */
+export type PgSettings = PgConnection;
 
-export const PG_OPTIONS = [
-  { key: 'host', flag: '--postgres-host', env: 'POSTGRES_HOST', def: '127.0.0.1' },
-  { key: 'port', flag: '--postgres-port', env: 'POSTGRES_PORT', def: '5432' },
-  { key: 'database', flag: '--postgres-db', env: 'POSTGRES_DB', def: 'postgres' },
-  { key: 'user', flag: '--postgres-user', env: 'POSTGRES_USER', def: 'postgres' },
-  { key: 'password', flag: '--postgres-password', env: 'POSTGRES_PASSWORD', def: '' },
-  { key: 'passwordFile', flag: '--postgres-password-file', env: 'POSTGRES_PASSWORD_FILE', def: '' },
-  { key: 'schema', flag: '--postgres-schema', env: 'POSTGRES_SCHEMA', def: '' },
-] as const;
+/** The connection options as the report and prune read them: the engine's, and --schema. */
+const readPg = (read: Reader): PgConnection & { schema: string } => pgOptions(read, PG_SCHEMA_WITH_ALIAS);
 
-/** node:util parseArgs entries for the connection flags (and --schema, the report's older name). */
-export const PG_PARSE_OPTIONS = {
-  ...Object.fromEntries(PG_OPTIONS.map((o) => [o.flag.slice(2), { type: 'string' as const }])),
-  schema: { type: 'string' as const },
-} as Record<string, { type: 'string' }>;
+/** The connection options, in the engine's order (test/report/connection.test.ts holds them to the engine's). */
+export const PG_OPTIONS: readonly Option<unknown>[] = optionsOf(readPg);
 
 export const PG_USAGE = `Connection (the engine's flags and variables; a flag wins):
   --postgres-host H      env POSTGRES_HOST (127.0.0.1)
@@ -45,50 +28,37 @@ export const PG_USAGE = `Connection (the engine's flags and variables; a flag wi
   --postgres-schema S    env POSTGRES_SCHEMA (empty: the search_path); --schema S is the same
 `;
 
+/** The connection flags as given, by flag name without `--` (`schema` for --schema). */
+export type PgFlags = Readonly<Record<string, string | undefined>>;
+
 /**
- * Settings from parsed flags (`values` of parseArgs with PG_PARSE_OPTIONS) and the
- * environment. Throws a ConfigError naming the flag or variable.
+ * The connection flags of a command line, each value checked, kept as given: the
+ * environment is read later, by pgSettings in the tool's main, so that --help and bad
+ * options never depend on it.
  */
-export function pgSettings(values: Record<string, unknown>, env: NodeJS.ProcessEnv): PgSettings {
-  const raw = (o: (typeof PG_OPTIONS)[number]): { value: string; source: string } => {
-    const flag = values[o.flag.slice(2)];
-    if (typeof flag === 'string') return { value: flag, source: o.flag };
-    if (o.key === 'schema' && typeof values.schema === 'string') return { value: values.schema, source: '--schema' };
-    const e = env[o.env];
-    // an empty variable is unset, as in a compose file's `POSTGRES_HOST=`
-    if (e !== undefined && e !== '') return { value: e, source: o.env };
-    return { value: o.def, source: o.flag };
-  };
-  const [host, port, database, user, password, passwordFile, schema] = PG_OPTIONS.map(raw);
-  if (!/^\d+$/.test(port.value) || Number(port.value) < 1 || Number(port.value) > 65535) {
-    throw new ConfigError(port.source, `expected a port number from 1 to 65535, got "${port.value}"`);
+export function pgFlags(read: Reader): PgFlags {
+  const out: Record<string, string | undefined> = {};
+  for (const o of PG_OPTIONS) {
+    const { raw, source } = read.sourced(o);
+    for (const name of [o.flag, ...o.aliases]) if (name !== undefined) out[name.slice(2)] = source === name ? raw : undefined;
   }
-  for (const [s, what] of [[host, 'host'], [database, 'database name'], [user, 'user name']] as const) {
-    if (s.value.trim() === '') throw new ConfigError(s.source, `expected a ${what}, got an empty string`);
-  }
-  // it goes into the connection's options string, where spaces and quotes have meaning
-  if (schema.value !== '' && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(schema.value)) {
-    throw new ConfigError(schema.source, `expected a plain schema name (letters, digits, _), got "${schema.value}"`);
-  }
-  return {
-    host: host.value,
-    port: Number(port.value),
-    database: database.value,
-    user: user.value,
-    password: passwordOf(password, passwordFile),
-    ...(schema.value === '' ? {} : { schema: schema.value }),
-  };
+  return out;
 }
 
-/** The password, or the content of the password file without a trailing line break (not both), as the engine reads them. */
-function passwordOf(password: { value: string; source: string }, file: { value: string; source: string }): string {
-  if (file.value === '') return password.value;
-  if (password.value !== '') throw new ConfigError(file.source, `give the password or a password file, not both (${password.source} is set too)`);
-  try {
-    return readFileSync(file.value, 'utf8').replace(/\r?\n$/, '');
-  } catch (e) {
-    throw new ConfigError(file.source, `cannot read '${file.value}': ${(e as Error).message}`);
+/**
+ * Settings from the connection flags as given (pgFlags) and the environment, where an
+ * empty variable counts as unset. Throws a ConfigError naming the flag or variable.
+ */
+export function pgSettings(flags: PgFlags, env: Env): PgSettings {
+  const args = new Map<string, { value: string; source: string }>();
+  for (const o of PG_OPTIONS) {
+    for (const name of [o.flag, ...o.aliases]) {
+      const value = name === undefined ? undefined : flags[name.slice(2)];
+      if (o.flag !== undefined && name !== undefined && value !== undefined && !args.has(o.flag)) args.set(o.flag, { value, source: name });
+    }
   }
+  const { schema, ...conn } = readPg(reader(args, env, { emptyEnv: 'unset' }));
+  return schema === '' ? conn : { ...conn, schema };
 }
 
 /** `database "x" on host:port, schema "s"`: where, for messages. */

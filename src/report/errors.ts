@@ -1,11 +1,11 @@
 /**
  * Errors of the analyst tools (report, prune): a stable `code` and the `cause` that led to
  * them, as the engine's errors, but kept here so that src/report does not depend on the
- * engine (src/main) and can move to a shared kit as it is.
+ * engine (src/main). A bad option is the shared ConfigError of the options kit.
  */
 import { describeError } from '../common/describe-error.js';
+import { ConfigError } from '../common/errors.js';
 export const ReportErrorCodes = [
-  'CONFIG_INVALID',
   'POSTGRES_UNAVAILABLE',
   // the aggregate tables or the analyst views are not there yet
   'SCHEMA_MISSING',
@@ -30,16 +30,8 @@ export class ReportError extends Error {
   }
 }
 
-/** A bad option or setting: one line naming it, exit status 2. */
-export class ConfigError extends ReportError {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super('CONFIG_INVALID', `${setting}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+/** A bad option or setting: one line naming it, exit status 2 (the options kit's, shared by every tool). */
+export { ConfigError };
 
 export { describeError };
 
@@ -48,6 +40,7 @@ export { describeError };
  * it), a cause's text after a colon.
  */
 export function oneLine(e: unknown): string {
+  if (e instanceof ConfigError) return e.message;
   if (e instanceof ReportError) {
     return e.cause === undefined ? e.message : `${e.message}: ${describeError(e.cause)}`;
   }

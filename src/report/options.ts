@@ -1,9 +1,21 @@
 /**
- * The report's command line, parsed and checked once. A bad value throws a ConfigError
- * naming the flag; nothing here reads the environment.
+ * The report's command line, parsed and checked once with the options kit. A bad value
+ * throws a ConfigError naming the flag; nothing here reads the environment.
  */
-import { parseArgs } from 'node:util';
-import { PG_PARSE_OPTIONS, PG_USAGE } from './connection.js';
+import {
+  anyText,
+  duration,
+  infoRequest,
+  int,
+  number,
+  option,
+  optional,
+  readConfig,
+  toggle,
+  type Parser,
+  type Reader,
+} from '../common/options.js';
+import { pgFlags, PG_USAGE, type PgFlags } from './connection.js';
 import { ConfigError } from './errors.js';
 
 export interface CliOptions {
@@ -29,7 +41,7 @@ export interface CliOptions {
   /** A sensor is stale when its last window ended this long before the latest (ms). */
   silentForMs: number;
   /** The connection flags as given (see connection.ts). */
-  pg: Record<string, string | undefined>;
+  pg: PgFlags;
 }
 
 export const USAGE = `Usage: npm run report -- [options]
@@ -96,110 +108,62 @@ export function parseTime(flag: string, text: string, endOfDay = false): Date {
   return new Date(ms);
 }
 
-function positiveInteger(flag: string, text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
-    throw new ConfigError(flag, `expected a whole number of at least 1, got "${text}"`);
-  }
-  return Number(text);
-}
+/** Reads `--from` and `--to` (as parseTime). */
+const time =
+  (flag: string, endOfDay = false): Parser<Date> =>
+  (raw) =>
+    parseTime(flag, raw, endOfDay);
 
-function positiveNumber(flag: string, text: string, what = 'a number of degrees'): number {
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) {
-    throw new ConfigError(flag, `expected ${what} above 0, got "${text}"`);
-  }
-  return v;
-}
+/** A duration with its unit (90s, 30m, 2h, 90d), at least a second: --silent-for, and prune's ages. */
+export const age: Parser<number> = duration(1000, Infinity, { bare: null });
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const flag = <T>(name: string, parse: Parser<T>) => optional({ flag: name, parse });
+const withDefault = <T>(name: string, def: string, parse: Parser<T>) => option({ flag: name, def, parse });
 
-/** "90s", "30m", "2h", "90d"; at least a second. */
-export function parseDuration(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text.trim());
-  const ms = m ? Math.round(Number(m[1]) * UNITS[m[2]]) : NaN;
-  if (!(ms >= 1000)) throw new ConfigError(flag, `expected a duration such as 90s, 30m, 2h or 90d, got "${text}"`);
-  return ms;
-}
+/** The report's options (USAGE documents them) and the connection flags, as given. */
+const reportOptions = (read: Reader) => ({
+  from: read(flag('--from', time('--from'))),
+  to: read(flag('--to', time('--to', true))),
+  json: read(toggle('--json')),
+  chart: read(flag('--chart', anyText)),
+  top: read(withDefault('--top', '10', int(1))),
+  bandWidth: read(withDefault('--band-width', '5', number(0, Infinity, true))),
+  customer: read(flag('--customer', anyText)),
+  png: read(flag('--png', anyText)),
+  csv: read(flag('--csv', anyText)),
+  baselineWindows: read(withDefault('--baseline', '24', int(1))),
+  zThreshold: read(withDefault('--z', '5', number(0, Infinity, true))),
+  silentForMs: read(withDefault('--silent-for', '30m', age)),
+  pg: pgFlags(read),
+});
 
 export function parseCliArgs(argv: string[]): CliOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        chart: { type: 'string' },
-        top: { type: 'string' },
-        'band-width': { type: 'string' },
-        customer: { type: 'string' },
-        png: { type: 'string' },
-        csv: { type: 'string' },
-        baseline: { type: 'string' },
-        z: { type: 'string' },
-        'silent-for': { type: 'string' },
-        version: { type: 'boolean', default: false },
-        ...PG_PARSE_OPTIONS,
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    // node's messages name the flag but run on with advice about positionals
-    const msg = e instanceof Error ? e.message.split('. ')[0] : String(e);
-    const flag = /'(-[^' ]+)/.exec(msg)?.[1] ?? 'arguments';
-    throw new ConfigError(flag, `${msg.replace(/\.$/, '')} (see --help)`);
-  }
-  const str = (k: string): string | undefined => {
-    const v = (values as Record<string, unknown>)[k];
-    return typeof v === 'string' ? v : undefined;
-  };
-  const opts: CliOptions = {
-    help: values.help === true,
-    version: values.version === true,
-    json: values.json === true,
-    top: str('top') === undefined ? 10 : positiveInteger('--top', str('top')!),
-    bandWidth: str('band-width') === undefined ? 5 : positiveNumber('--band-width', str('band-width')!),
-    baselineWindows: str('baseline') === undefined ? 24 : positiveInteger('--baseline', str('baseline')!),
-    zThreshold: str('z') === undefined ? 5 : positiveNumber('--z', str('z')!, 'a number'),
-    silentForMs: str('silent-for') === undefined ? 30 * 60_000 : parseDuration('--silent-for', str('silent-for')!),
-    pg: Object.fromEntries(Object.keys(PG_PARSE_OPTIONS).map((k) => [k, str(k)])),
-  };
-  if (values.from !== undefined) opts.from = parseTime('--from', values.from);
-  if (values.to !== undefined) opts.to = parseTime('--to', values.to, true);
+  const info = infoRequest(argv);
+  const { from, to, chart, png, csv, customer, ...values } = readConfig(reportOptions, argv, {}, { emptyEnv: 'unset' });
+  const opts: CliOptions = { help: info === 'help', version: info === 'version', ...values };
+  if (from !== undefined) opts.from = from;
+  if (to !== undefined) opts.to = to;
   if (opts.from && opts.to && opts.to.getTime() <= opts.from.getTime()) {
     throw new ConfigError('--to', `must be after --from (${opts.from.toISOString()}), got ${opts.to.toISOString()}`);
   }
-  const chart = str('chart');
   if (chart !== undefined) {
     if (/\.png$/i.test(chart)) opts.png = chart;
     else if (/\.svg$/i.test(chart)) opts.chart = chart;
     else throw new ConfigError('--chart', `expected a file name ending in .svg or .png, got "${chart}"`);
   }
-  const png = str('png');
   if (png !== undefined) {
     if (!/\.png$/i.test(png)) throw new ConfigError('--png', `expected a file name ending in .png, got "${png}"`);
     if (opts.png !== undefined) throw new ConfigError('--png', 'given twice (--chart FILE.png is the same)');
     opts.png = png;
   }
-  const csv = str('csv');
   if (csv !== undefined) {
     if (csv === '') throw new ConfigError('--csv', 'expected a file name, or - for standard output');
     if (csv === '-' && opts.json) throw new ConfigError('--csv', '--csv - prints CSV instead of the report; it cannot go with --json');
     opts.csv = csv;
   }
-  const customer = str('customer');
   if (customer !== undefined) {
     if (customer === '') throw new ConfigError('--customer', 'expected a customer id, got an empty string');
     opts.customer = customer;
-  }
-  const schema = str('schema') ?? str('postgres-schema');
-  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(schema)) {
-    // it goes into the connection's options string, where spaces and quotes have meaning
-    const flag = str('schema') !== undefined ? '--schema' : '--postgres-schema';
-    throw new ConfigError(flag, `expected a plain schema name (letters, digits, _), got "${schema}"`);
   }
   return opts;
 }

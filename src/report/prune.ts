@@ -15,14 +15,17 @@
  * Exit status: 0 done (or --dry-run); 1 failure (PostgreSQL unreachable, no tables);
  * 2 bad option, or --older-than below the safety margin.
  */
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { connect, describeTarget, packageVersion, PG_PARSE_OPTIONS, PG_USAGE, pgSettings } from './connection.js';
-import { ConfigError, ReportError, oneLine } from './errors.js';
-import { parseDuration } from './options.js';
+import { infoRequest, int, option, optional, readConfig, toggle, type Reader } from '../common/options.js';
+import { STREAM_LIST } from '../common/streams.js';
+import { describeTarget, pgFlags, PG_USAGE, type PgFlags } from './connection.js';
+import { ConfigError, ReportError } from './errors.js';
+import { age } from './options.js';
+import { runTool, type Io } from './start.js';
 
-export const PRUNE_TABLES = ['sensor_aggregates_realtime', 'consumption_aggregates_realtime', 'weather_aggregates_realtime'] as const;
+/** The aggregate tables (the streams'), whose windows age out. */
+export const PRUNE_TABLES: readonly string[] = STREAM_LIST.map((s) => s.table);
 
 export const PRUNE_USAGE = `Usage: npm run prune -- --older-than DURATION [options]
 
@@ -52,55 +55,39 @@ export interface PruneResult {
   newestEnd: Date | null;
   /** Windows ending at or before this went; null when nothing could. */
   cutoff: Date | null;
-  deleted: Record<(typeof PRUNE_TABLES)[number], number>;
+  /** Rows deleted (or, with dryRun, that would be) per table of PRUNE_TABLES. */
+  deleted: Record<string, number>;
   dryRun: boolean;
 }
 
-const DAY_MS = 86_400_000;
+/** The safety margin: windows this close to the newest are never touched. */
+const MIN_AGE = option({ flag: '--min-age', def: '1d', parse: age });
 
-export function parsePruneArgs(argv: string[]): { opts: PruneOptions; pg: Record<string, unknown>; help: boolean; version: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'older-than': { type: 'string' },
-        'min-age': { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        batch: { type: 'string' },
-        version: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        ...PG_PARSE_OPTIONS,
-      },
-    }));
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.split('. ')[0] : String(e);
-    const flag = /'(-[^' ]+)/.exec(msg)?.[1] ?? 'arguments';
-    throw new ConfigError(flag, `${msg.replace(/\.$/, '')} (see --help)`);
-  }
-  const v = values as Record<string, unknown>;
-  const help = v.help === true;
-  const version = v.version === true;
-  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const minAgeMs = str('min-age') === undefined ? DAY_MS : parseDuration('--min-age', str('min-age')!);
+/** Prune's options (PRUNE_USAGE documents them) and the connection flags, as given. */
+const pruneOptions = (read: Reader) => ({
+  olderThan: read.sourced(optional({ flag: '--older-than', parse: age })),
+  minAge: read.sourced(MIN_AGE),
+  dryRun: read(toggle('--dry-run')),
+  batch: read(option({ flag: '--batch', def: '10000', parse: int(1) })),
+  pg: pgFlags(read),
+});
+
+export function parsePruneArgs(argv: string[]): { opts: PruneOptions; pg: PgFlags; help: boolean; version: boolean } {
+  const info = infoRequest(argv);
+  const { olderThan, minAge, dryRun, batch, pg } = readConfig(pruneOptions, argv, {}, { emptyEnv: 'unset' });
   let olderThanMs = NaN;
-  if (!help && !version) {
-    if (str('older-than') === undefined) throw new ConfigError('--older-than', 'required, e.g. --older-than 90d');
-    olderThanMs = parseDuration('--older-than', str('older-than')!);
-    if (olderThanMs < minAgeMs) {
+  if (info === null) {
+    if (olderThan.value === undefined) throw new ConfigError('--older-than', 'required, e.g. --older-than 90d');
+    olderThanMs = olderThan.value;
+    if (olderThanMs < minAge.value) {
       throw new ConfigError(
         '--older-than',
-        `${str('older-than')} is inside the safety margin (--min-age ${str('min-age') ?? '1d'}): ` +
+        `${olderThan.raw} is inside the safety margin (--min-age ${minAge.raw ?? MIN_AGE.def}): ` +
           'the engine may still write windows that recent',
       );
     }
   }
-  const batchText = str('batch');
-  const batch = batchText === undefined ? 10_000 : Number(batchText);
-  if (!Number.isSafeInteger(batch) || batch < 1) throw new ConfigError('--batch', `expected a whole number of at least 1, got "${batchText}"`);
-  return { opts: { olderThanMs, minAgeMs, dryRun: v['dry-run'] === true, batch }, pg: v, help, version };
+  return { opts: { olderThanMs, minAgeMs: minAge.value, dryRun, batch }, pg, help: info === 'help', version: info === 'version' };
 }
 
 /** Deletes (or counts, with dryRun) the windows past the cutoff; see the file comment. */
@@ -118,7 +105,7 @@ export async function prune(client: pg.Client, o: PruneOptions): Promise<PruneRe
     `SELECT greatest(${PRUNE_TABLES.map((t) => `(SELECT max(window_end) FROM ${t})`).join(', ')}) AT TIME ZONE 'UTC' AS e`,
   );
   const newestEnd = newest.rows[0].e;
-  const deleted = { sensor_aggregates_realtime: 0, consumption_aggregates_realtime: 0, weather_aggregates_realtime: 0 };
+  const deleted: Record<string, number> = Object.fromEntries(PRUNE_TABLES.map((t) => [t, 0]));
   if (newestEnd === null) return { newestEnd, cutoff: null, deleted, dryRun: o.dryRun };
   const cutoff = new Date(newestEnd.getTime() - o.olderThanMs);
   const cut = cutoff.toISOString().replace('T', ' ').replace('Z', '');
@@ -142,32 +129,8 @@ export async function prune(client: pg.Client, o: PruneOptions): Promise<PruneRe
   return { newestEnd, cutoff, deleted, dryRun: o.dryRun };
 }
 
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let parsed;
-  let settings;
-  try {
-    parsed = parsePruneArgs(argv);
-    if (parsed.help) {
-      io.out(PRUNE_USAGE);
-      return 0;
-    }
-    if (parsed.version) {
-      io.out(`smartgrid-stream prune ${await packageVersion()}\n`);
-      return 0;
-    }
-    settings = pgSettings(parsed.pg, env);
-  } catch (e) {
-    io.err(`prune: ${oneLine(e)}\n`);
-    return 2;
-  }
-  let client: pg.Client | undefined;
-  try {
-    client = await connect(settings);
+export function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  return runTool('prune', PRUNE_USAGE, parsePruneArgs, argv, env, io, async (client, parsed, settings) => {
     const r = await prune(client, parsed.opts);
     const where = describeTarget(settings);
     if (r.cutoff === null) {
@@ -180,12 +143,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
         PRUNE_TABLES.map((t) => `  ${t}: ${verb} ${r.deleted[t]}\n`).join(''),
     );
     return 0;
-  } catch (e) {
-    io.err(`prune: ${oneLine(e)}\n`);
-    return e instanceof ConfigError ? 2 : 1;
-  } finally {
-    await client?.end().catch(() => {});
-  }
+  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

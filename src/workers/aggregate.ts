@@ -5,6 +5,7 @@
 import { Buffer, isAscii, isUtf8 } from 'node:buffer';
 import { threadId } from 'node:worker_threads';
 import { ColumnBuffers, columnValues } from '../arrow/columns.js';
+import { STREAMS } from '../common/streams.js';
 import { checkText, describe, fitsDecimal, MAX_WINDOW_END, MIN_MS, parseNumber, parseTimestamp, timestampProblem } from './parse.js';
 import {
   Kind,
@@ -20,19 +21,10 @@ import {
 } from './protocol.js';
 import { STATS_WIDTH, statsAdd, statsInit } from './stats.js';
 
-/** Column types of the seed's tables: text lengths and DECIMAL(precision, scale). */
-export const LIMITS = {
-  sensorId: 100,
-  sensorType: 50,
-  customerId: 100,
-  condition: 50,
-  value: [10, 4],
-  reading: [12, 4],
-  temperature: [5, 2],
-  humidity: [5, 2],
-  pressure: [7, 2],
-  windSpeed: [5, 2],
-} as const;
+/** The input fields of each stream with the seed's column types: text lengths and DECIMAL(precision, scale). */
+const SENSOR = STREAMS.sensor.fields;
+const METER = STREAMS.meter.fields;
+const WEATHER = STREAMS.weather.fields;
 
 const sensorCols = new ColumnBuffers(['event_time', 'value'], ['group']);
 const meterCols = new ColumnBuffers(['event_time', 'reading'], ['group']);
@@ -241,11 +233,11 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     for (let i = 0; i < n; i++) {
       const o = parseRecord(src, i, rej);
       if (o === null) continue;
-      const id = readText(o, 'sensor_id', LIMITS.sensorId, i, rej);
+      const id = readText(o, 'sensor_id', SENSOR.sensor_id.max, i, rej);
       if (id === null) continue;
-      const type = readText(o, 'sensor_type', LIMITS.sensorType, i, rej);
+      const type = readText(o, 'sensor_type', SENSOR.sensor_type.max, i, rej);
       if (type === null) continue;
-      const x = readDecimal(o, 'value', LIMITS.value, i, rej);
+      const x = readDecimal(o, 'value', SENSOR.value.digits, i, rej);
       if (Number.isNaN(x)) continue;
       const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;
@@ -260,9 +252,9 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     for (let i = 0; i < n; i++) {
       const o = parseRecord(src, i, rej);
       if (o === null) continue;
-      const cust = readText(o, 'customer_id', LIMITS.customerId, i, rej);
+      const cust = readText(o, 'customer_id', METER.customer_id.max, i, rej);
       if (cust === null) continue;
-      const x = readDecimal(o, 'reading', LIMITS.reading, i, rej);
+      const x = readDecimal(o, 'reading', METER.reading.digits, i, rej);
       if (Number.isNaN(x)) continue;
       const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;
@@ -283,15 +275,15 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
       if (o === null) continue;
       const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;
-      const a = readDecimal(o, 'temperature', LIMITS.temperature, i, rej);
+      const a = readDecimal(o, 'temperature', WEATHER.temperature.digits, i, rej);
       if (Number.isNaN(a)) continue;
-      const h = readDecimal(o, 'humidity', LIMITS.humidity, i, rej);
+      const h = readDecimal(o, 'humidity', WEATHER.humidity.digits, i, rej);
       if (Number.isNaN(h)) continue;
-      const p = readDecimal(o, 'pressure', LIMITS.pressure, i, rej);
+      const p = readDecimal(o, 'pressure', WEATHER.pressure.digits, i, rej);
       if (Number.isNaN(p)) continue;
-      const w = readDecimal(o, 'wind_speed', LIMITS.windSpeed, i, rej);
+      const w = readDecimal(o, 'wind_speed', WEATHER.wind_speed.digits, i, rej);
       if (Number.isNaN(w)) continue;
-      const c = readText(o, 'weather_condition', LIMITS.condition, i, rej);
+      const c = readText(o, 'weather_condition', WEATHER.weather_condition.max, i, rej);
       if (c === null) continue;
       ts[m] = t;
       temp[m] = a;

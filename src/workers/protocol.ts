@@ -7,19 +7,12 @@
  * typed arrays that are transferred the same way.
  */
 
-/** The three input streams. The numeric value is used in packed arrays and snapshots. */
-export const Kind = { sensor: 0, meter: 1, weather: 2 } as const;
-export type Kind = (typeof Kind)[keyof typeof Kind];
-export const KIND_NAMES = ['sensor', 'meter', 'weather'] as const;
-
-/** Number of Welford statistics per (window, group) for each kind. */
-export const VARS_PER_KIND = [1, 1, 4] as const;
-
 /**
- * Unit of the exact sums per kind: sensor values (|v| < 1e6) and weather values in
- * nanounits, meter readings (|v| < 1e8) in 1e-7: both keep |v| · scale below 2^52.
+ * The streams (Kind, their names) and the statistics layout and sum units per Kind, from
+ * the table of stream facts; re-exported here because they are part of the message contract.
  */
-export const SUM_SCALE = [1e9, 1e7, 1e9] as const;
+export { Kind, KIND_NAMES, SUM_SCALE, VARS_PER_KIND } from '../common/streams.js';
+import type { Kind } from '../common/streams.js';
 
 /** Dead-letter reasons, as stored in `dead_letters.reason`. Index 0 means "accepted". */
 export const REASONS = ['', 'invalid_json', 'invalid_record', 'out_of_range', 'late', 'future'] as const;

@@ -106,13 +106,13 @@ export interface ReplayResult {
 export function replay(
   topics: Record<'sensor' | 'meter' | 'weather', string>,
   partitions: Map<string, RawMessage[]>,
-  opts: { latenessMs: number; windows: { sensorMs: number; consumptionMs: number; weatherMs: number }; fetch: number },
+  opts: { latenessMs: number; windows: { sensorMs: number; meterMs: number; weatherMs: number }; fetch: number },
 ): ReplayResult {
   const res: ReplayResult = { verdicts: new Map(), sensor: new Map(), consumption: new Map(), weather: new Map(), dead: {} };
   for (const source of ['sensor', 'meter', 'weather'] as const) {
     const topic = topics[source];
     const lists = [...partitions].filter(([k, l]) => k.startsWith(`${topic}:`) && l.length > 0).map(([k, l]) => ({ k, l, pos: 0, max: -Infinity }));
-    const size = source === 'sensor' ? opts.windows.sensorMs : source === 'meter' ? opts.windows.consumptionMs : opts.windows.weatherMs;
+    const size = source === 'sensor' ? opts.windows.sensorMs : source === 'meter' ? opts.windows.meterMs : opts.windows.weatherMs;
     while (lists.some((x) => x.pos < x.l.length)) {
       for (const x of lists) {
         for (let n = 0; n < opts.fetch && x.pos < x.l.length; n++, x.pos++) {

@@ -29,6 +29,20 @@ test('a wrong setting is reported in one line naming it, exit code 2', async () 
   }
 });
 
+test('--help lists every variable with its default; an argument it does not take exits 2 in one line', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { WEATHER_PRODUCER_DEFAULTS, WEATHER_PRODUCER_ENV_VARS } = await import('../../src/producer/config.js');
+  const help = spawnSync(process.execPath, [ENTRY, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  for (const k of WEATHER_PRODUCER_ENV_VARS) {
+    const def = WEATHER_PRODUCER_DEFAULTS[k];
+    assert.match(help.stdout, new RegExp(`^  ${k} .*\\n +default ${def === '' ? '\\(empty\\)' : def.replace(/\./g, '\\.')}$`, 'm'), k);
+  }
+  const bad = spawnSync(process.execPath, [ENTRY, '--port', '80'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'weather-producer: --port: unknown option (see --help)\n');
+});
+
 test('starts, serves /health, and stops with exit code 0 on SIGTERM', async (t) => {
   const topic = uniqueName('weather_proc');
   const { cleanup } = await createTopics([topic], 1);

@@ -231,18 +231,18 @@ describe('npm run report', () => {
 
   test('bad option values: one line naming the flag, exit 2, nothing connects', async () => {
     const cases: [string[], RegExp][] = [
-      [['--top', '0'], /^report: --top: expected a whole number/],
-      [['--band-width', 'wide'], /^report: --band-width: expected a number of degrees above 0, got "wide"/],
+      [['--top', '0'], /^report: --top: '0' must be at least 1$/],
+      [['--band-width', 'wide'], /^report: --band-width: 'wide' is not a number$/],
       [['--from', '2026-02-30'], /^report: --from: expected an ISO 8601 date/],
       [['--to', 'yesterday'], /^report: --to: expected an ISO 8601 date/],
       [['--from', '2026-01-03', '--to', '2026-01-02T00:00'], /^report: --to: must be after --from/],
       [['--chart', 'out.pdf'], /^report: --chart: expected a file name ending in \.svg or \.png/],
       [['--png', 'out.svg'], /^report: --png: expected a file name ending in \.png/],
-      [['--postgres-port', '0'], /^report: --postgres-port: expected a port number/],
-      [['--schema', 'a b'], /^report: --schema: expected a plain schema name/],
-      [['--colour'], /^report: --colour: Unknown option '--colour'/],
-      [['--top'], /^report: --top: Option '--top <value>' argument missing/],
-      [['extra'], /^report: arguments: Unexpected argument 'extra'/],
+      [['--postgres-port', '0'], /^report: --postgres-port: '0' must be between 1 and 65535$/],
+      [['--schema', 'a b'], /^report: --schema: 'a b' is not a plain lower-case identifier/],
+      [['--colour'], /^report: --colour: unknown option \(see --help\)$/],
+      [['--top'], /^report: --top: needs a value$/],
+      [['extra'], /^report: arguments: unexpected argument 'extra'/],
     ];
     for (const [args, pattern] of cases) {
       const r = await run(args, { POSTGRES_PORT: '1' });
@@ -252,7 +252,7 @@ describe('npm run report', () => {
     }
     const port = await run(['--schema', db.schema], { POSTGRES_PORT: 'fivefourthreetwo' });
     assert.equal(port.code, 2);
-    assertOneLine(port.stderr, /^report: POSTGRES_PORT: expected a port number/);
+    assertOneLine(port.stderr, /^report: POSTGRES_PORT: 'fivefourthreetwo' is not a whole number$/);
   });
 
   test('a period outside the data names the flag', async () => {
