@@ -52,6 +52,7 @@ const SECURITY_DIR = path.join(KAFKA_HOME, 'security');
 const SECURITY_SECRETS = path.join(SECURITY_DIR, 'secrets.json');
 const SCRAM_STAMP = path.join(SECURITY_DIR, 'scram.stamp');
 const SECURITY_FILE = path.join(KAFKA_HOME, 'security.json');
+const SASL_PASSWORD_FILE = path.join(KAFKA_HOME, 'security', 'sasl-password');
 const CA_PEM = path.join(SECURITY_DIR, 'ca.pem');
 const CA_KEYSTORE = path.join(SECURITY_DIR, 'ca.p12');
 const BROKER_KEYSTORE = path.join(SECURITY_DIR, 'broker.p12');
@@ -747,9 +748,12 @@ function writeSecurityFile({ kafkaPort, saslSslPort }, secrets, pid) {
     caFile: CA_PEM,
     username: SASL_USER,
     password: secrets.password,
+    passwordFile: SASL_PASSWORD_FILE,
     mechanisms: SASL_MECHANISMS.map((m) => m.toLowerCase()),
     pid,
   };
+  // The password alone too, for the engine's --kafka-sasl-password-file.
+  fs.writeFileSync(SASL_PASSWORD_FILE, secrets.password + '\n', { mode: 0o600 });
   fs.writeFileSync(SECURITY_FILE, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
 }
 

@@ -210,3 +210,44 @@ test('securityFromFiles: the options an operator gives as files connect (SCRAM-S
     await c.close();
   }
 });
+
+test('the engine over SASL_SSL: its flags (CA file, SCRAM-SHA-256, password file) read a topic into PostgreSQL', { skip }, async (t) => {
+  const { createApp } = await import('../../src/main/app.js');
+  const { loadConfig } = await import('../../src/main/config.js');
+  const { silentLogger } = await import('../../src/common/log.js');
+  const { createSchema, PG } = await import('../helpers.js');
+  const topics = { sensor: uniqueName('sec-s'), meter: uniqueName('sec-m'), weather: uniqueName('sec-w') };
+  const { cleanup } = await createTopics(Object.values(topics), 1);
+  t.after(cleanup);
+  const db = await createSchema('sec');
+  t.after(db.cleanup);
+  const dir = await mkdtemp(path.join(tmpdir(), 'sec-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const pw = path.join(dir, 'password');
+  await writeFile(pw, info.password + '\n', { mode: 0o600 });
+  const p = kafka('sec-engine').producer();
+  await p.connect();
+  const at = Date.UTC(2026, 10, 28);
+  await p.send({
+    topic: topics.sensor,
+    messages: Array.from({ length: 50 }, (_, i) => ({
+      value: JSON.stringify({ sensor_id: 's1', sensor_type: 'voltage', value: i, timestamp: new Date(at + i * 1000).toISOString() }),
+    })),
+  });
+  await p.disconnect();
+  const argv = [
+    '--available-now', '--kafka-broker', info.broker, '--kafka-tls-ca', info.caFile, '--kafka-sasl-mechanism', 'scram-sha-256',
+    '--kafka-sasl-username', info.username, '--kafka-sasl-password-file', pw, '--postgres-host', PG.host, '--postgres-port', String(PG.port),
+    '--postgres-db', PG.database, '--postgres-schema', db.schema, '--topic-sensor', topics.sensor, '--topic-meter', topics.meter,
+    '--topic-weather', topics.weather, '--group-id', uniqueName('sec'), '--checkpoint-dir', dir, '--metrics-port', '0', '--no-create-topics',
+    '--max-future-skew', '0',
+  ];
+  const app = createApp(loadConfig(argv, {}).config, silentLogger);
+  try {
+    await app.run();
+  } finally {
+    await app.close();
+  }
+  const rows = (await db.client.query('SELECT count::int, avg_value FROM sensor_aggregates_realtime')).rows;
+  assert.deepEqual(rows, [{ count: 50, avg_value: '24.5000' }]);
+});
