@@ -2,10 +2,10 @@
 # One image for the stream engine, the weather producer and the load generator
 # (docker-compose.yml picks the command). Multi-stage: build with dev dependencies,
 # run with production dependencies only, as the unprivileged `node` user.
-# Node.js 22 LTS, pinned to a release: Node.js 20 reached end of life on 2026-04-30. The
-# code supports Node.js >= 20 (package.json `engines`); CI also runs on the machines' 20.
+# Node.js 24 LTS, pinned to the release the npm scripts run on elsewhere (the `node`
+# devDependency): Node.js 20 reached end of life on 2026-04-30.
 
-FROM node:22.23.4-bookworm-slim AS build
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,7 +14,7 @@ COPY src ./src
 COPY loadgen ./loadgen
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:22.23.4-bookworm-slim AS runtime
+FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
