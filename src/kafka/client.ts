@@ -52,6 +52,8 @@ export interface KafkaWireClientOptions {
   maxRetryBackoffMs?: number;
   /** How long retriable errors (leader moves, unknown topic, disconnects) may last before an operation fails. Default 60 s. */
   retryTimeoutMs?: number;
+  /** Told of every retriable failure an operation absorbs before it succeeds or gives up (for reachability probes). */
+  onRetry?: (error: KafkaWireError) => void;
   /**
    * Connect with TLS (an SSL or SASL_SSL listener). `{}` trusts the system's CAs; `ca`
    * names the CA of a private one. A certificate that is not trusted fails at once with
@@ -102,6 +104,7 @@ export class KafkaWireClient {
   private readonly connections = new Map<string, Promise<Connection>>();
   private readonly leaders = new Map<string, LeaderInfo>();
   private readonly partitionCounts = new Map<string, number>();
+  private readonly onRetry: ((error: KafkaWireError) => void) | undefined;
   private readonly coordinators = new Map<string, BrokerInfo>();
   private closed = false;
   private readonly tls: TlsOptions | undefined;
@@ -121,6 +124,7 @@ export class KafkaWireClient {
     this.retryBackoffMs = positiveInt('retryBackoffMs', options.retryBackoffMs, 100);
     this.maxRetryBackoffMs = positiveInt('maxRetryBackoffMs', options.maxRetryBackoffMs, 5_000);
     this.retryTimeoutMs = positiveInt('retryTimeoutMs', options.retryTimeoutMs, 60_000);
+    this.onRetry = options.onRetry;
     this.tls = options.tls;
     this.sasl = options.sasl;
     if (this.sasl !== undefined) {
@@ -243,6 +247,7 @@ export class KafkaWireClient {
         return await op();
       } catch (e) {
         if (!(e instanceof KafkaWireError) || !e.canRetry) throw e;
+        this.onRetry?.(e);
         if (Date.now() - start > timeoutMs) {
           throw new KafkaWireError('KAFKA_RETRIES_EXHAUSTED', `${what}: still failing after ${timeoutMs} ms: ${e.message}`, { cause: e });
         }

@@ -89,6 +89,7 @@ export class WireSource implements RecordSource {
       // An outage is survived: the fetch loop keeps retrying (see run) and /readyz reports it.
       retryTimeoutMs: 30_000,
       maxRetryBackoffMs: 5_000,
+      onRetry: (e) => opts.reachability?.failed(opts.brokers.join(','), e.message),
       ...sec,
     });
     this.fetcher = this.client.createFetcher({
@@ -124,7 +125,17 @@ export class WireSource implements RecordSource {
     }
     this.build(sec);
     try {
-      await this.client.connect();
+      // Kafka may come up after the engine (compose, a restart of both): keep trying, as
+      // the kafkajs source did, for about five minutes; /readyz says why meanwhile.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.client.connect();
+          break;
+        } catch (e) {
+          if (!(e instanceof KafkaWireError) || e.code !== 'KAFKA_RETRIES_EXHAUSTED' || attempt >= 9) throw e;
+        }
+      }
+      this.opts.reachability?.answered();
       await this.kafkaAdmin.connect();
     } catch (e) {
       if (e instanceof KafkaWireError && (e.code === 'KAFKA_AUTH_FAILED' || e.code === 'KAFKA_TLS_FAILED')) {
