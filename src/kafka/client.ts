@@ -21,18 +21,20 @@ import {
   LATEST,
   apiVersionsRequest,
   fetchRequest,
-  findCoordinatorRequest,
   listOffsetsRequest,
   metadataRequest,
-  offsetCommitRequest,
-  offsetFetchRequest,
   type BrokerInfo,
-  type CommitMember,
-  type CommitOffset,
-  type FetchedOffset,
   type FetchResponse,
   type RequestSpec,
 } from './protocol.js';
+import {
+  findCoordinatorRequest,
+  offsetCommitRequest,
+  offsetFetchRequest,
+  type CommitMember,
+  type CommitOffset,
+  type FetchedOffset,
+} from './group-offsets-protocol.js';
 import { Fetcher, type FetcherOptions } from './fetcher.js';
 import { positiveInt, sleep, tpKey } from './util.js';
 import { GROUP_API_VERSIONS, GroupApiKey } from './group-protocol.js';

@@ -23,7 +23,7 @@
  */
 import type { KafkaWireClient, TopicPartition } from './client.js';
 import { KafkaCode, KafkaWireError, kafkaCodeName } from './errors.js';
-import type { CommitOffset } from './protocol.js';
+import type { CommitOffset } from './group-offsets-protocol.js';
 import type { GroupMemberOptions, GroupMemberState } from './group-options.js';
 import { Heartbeats } from './group-heartbeat.js';
 import { leaderAssignment, partitionCounts, subscribedTopics } from './group-leader.js';

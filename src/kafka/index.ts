@@ -12,7 +12,8 @@ export { decodeRecordBatches, type DecodedRecords, type DecodeOptions, type Abor
 export { KafkaWireError, OffsetOutOfRangeError, KafkaCode, type KafkaWireErrorCode } from './errors.js';
 export { RecordBatchBuilder, scanBatches, BATCH, ATTR } from './record-batch.js';
 export { crc32c } from './crc32c.js';
-export { API_VERSIONS, type CommitOffset } from './protocol.js';
+export { API_VERSIONS } from './protocol.js';
+export type { CommitOffset } from './group-offsets-protocol.js';
 export { GroupMember } from './group.js';
 export type { GroupMemberOptions, GroupMemberState, RevokeInfo } from './group-options.js';
 export { assignStickyRoundRobin, STICKY_ROUND_ROBIN, type AssignorMember } from './assignor.js';
