@@ -23,92 +23,24 @@
  */
 import type { KafkaWireClient, TopicPartition } from './client.js';
 import { KafkaCode, KafkaWireError, kafkaCodeName } from './errors.js';
-import type { CommitOffset } from './protocol.js';
+import type { CommitOffset } from './group-offsets-protocol.js';
+import type { GroupMemberOptions, GroupMemberState } from './group-options.js';
+import { Heartbeats } from './group-heartbeat.js';
+import { leaderAssignment, partitionCounts, subscribedTopics } from './group-leader.js';
 import {
   CONSUMER_PROTOCOL_TYPE,
   decodeAssignment,
-  decodeSubscription,
-  encodeAssignment,
   encodeSubscription,
-  heartbeatRequest,
   joinGroupRequest,
   leaveGroupRequest,
   syncGroupRequest,
-  type JoinGroupMember,
 } from './group-protocol.js';
-import { STICKY_ROUND_ROBIN, assignStickyRoundRobin, fromTopicPartitions, toTopicPartitions, type AssignorMember } from './assignor.js';
+import { positiveInt, sleep, tpKey } from './util.js';
+import { STICKY_ROUND_ROBIN, fromTopicPartitions, toTopicPartitions } from './assignor.js';
 
-export interface RevokeInfo {
-  /**
-   * True when the partitions are already lost: the session expired, the generation is
-   * over or another process took the instance id. Another member may own them now, and
-   * commits will be refused: drop uncommitted work instead of flushing it.
-   */
-  lost: boolean;
-  /** Why (for logs). */
-  reason: string;
-  /** The generation the partitions were assigned in. */
-  generationId: number;
-}
-
-export interface GroupMemberOptions {
-  groupId: string;
-  /** Topics to subscribe to; the leader assigns the partitions of all of them together. */
-  topics: readonly string[];
-  /**
-   * group.instance.id for static membership (KIP-345): unique per instance and stable across
-   * its restarts (e.g. the host or pod name). Null/absent: a dynamic member.
-   */
-  groupInstanceId?: string | null;
-  /**
-   * The coordinator removes the member when no heartbeat arrives for this long; the broker
-   * allows [group.min.session.timeout.ms, group.max.session.timeout.ms] (6 s to 30 min by
-   * default). Default 45 s (the Java consumer's).
-   */
-  sessionTimeoutMs?: number;
-  /** How long the coordinator waits for every member to rejoin (onRevoke included) in a rebalance. Default 60 s. */
-  rebalanceTimeoutMs?: number;
-  /** Default: a third of the session timeout, at most 3 s. */
-  heartbeatIntervalMs?: number;
-  /**
-   * Whether leave() sends LeaveGroup. Default: true for dynamic members (the others get
-   * their partitions at once), false for static ones (a restart within the session timeout
-   * gets the same partitions back without a rebalance).
-   */
-  leaveGroupOnLeave?: boolean;
-  /** How often the leader checks whether the subscribed topics' partition counts changed (then it rebalances). Default 30 s. */
-  metadataCheckIntervalMs?: number;
-  /** Opaque bytes sent in the subscription (visible to the leader). */
-  userData?: Uint8Array | null;
-  /** A new set of partitions, after each (re)join; awaited (heartbeats go on meanwhile). */
-  onAssign?: (partitions: TopicPartition[], generationId: number) => void | Promise<void>;
-  /**
-   * The member gives up `partitions`: before it rejoins (eager rebalance), when it leaves,
-   * or when they were lost (info.lost). Awaited before the member rejoins; unless lost,
-   * commit() still works during the call. Not called when the member holds nothing.
-   */
-  onRevoke?: (partitions: TopicPartition[], info: RevokeInfo) => void | Promise<void>;
-  /**
-   * Problems in the background: retries exhausted while rejoining (the member keeps
-   * trying: error.canRetry is true), a callback that threw (GROUP_CALLBACK_FAILED), or a fatal
-   * error (fenced by another instance with the same groupInstanceId, an inconsistent
-   * group protocol): the member then stops; see `failure`.
-   */
-  onError?: (error: KafkaWireError) => void;
-}
-
-export type GroupMemberState = 'idle' | 'joining' | 'stable' | 'leaving' | 'closed' | 'failed';
+export type { GroupMemberOptions, GroupMemberState, RevokeInfo } from './group-options.js';
 
 let lanes = 0;
-
-const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function positiveInt(name: string, v: number | undefined, dflt: number): number {
-  const x = v ?? dflt;
-  if (!Number.isInteger(x) || x <= 0) throw new KafkaWireError('INVALID_ARGUMENT', `options.${name} must be a positive integer, got ${String(v)}`);
-  return x;
-}
 
 function callbackError(which: string, e: unknown): KafkaWireError {
   return new KafkaWireError('GROUP_CALLBACK_FAILED', `${which} threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -157,9 +89,8 @@ export class GroupMember {
   private leaving: Promise<void> | undefined;
   private first: { resolve: (p: TopicPartition[]) => void; reject: (e: KafkaWireError) => void } | undefined;
 
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private heartbeatBusy = false;
-  private watchdog: NodeJS.Timeout | undefined;
+  /** Heartbeats and the session watchdog (group-heartbeat.ts). */
+  private readonly heartbeats: Heartbeats;
   /** Tests: simulates a stalled process (no heartbeats, no session watchdog). */
   private paused = false;
 
@@ -189,6 +120,15 @@ export class GroupMember {
     this.onAssignCb = options.onAssign;
     this.onRevokeCb = options.onRevoke;
     this.onErrorCb = options.onError;
+    const { groupId, lane, groupInstanceId, sessionTimeoutMs, heartbeatIntervalMs } = this;
+    this.heartbeats = new Heartbeats(client, { groupId, lane, groupInstanceId, sessionTimeoutMs, heartbeatIntervalMs }, {
+      on: () => !this.inRound && this._generationId >= 0 && this.fatal === undefined && this._state !== 'closed' && this._state !== 'idle',
+      paused: () => this.paused,
+      current: () => ({ generationId: this._generationId, memberId: this._memberId }),
+      answer: (code, sentAt, generationId) => this.onHeartbeat(code, sentAt, generationId),
+      sessionExpired: () => this.requestRejoin(`no heartbeat got through for ${this.sessionTimeoutMs} ms (session timeout)`, true),
+      report: (e) => this.report(e),
+    });
   }
 
   get state(): GroupMemberState {
@@ -292,7 +232,7 @@ export class GroupMember {
     if (wasRunning && this.fatal === undefined) {
       await this.revoke(this.lostReason ?? 'the member leaves', this.lostReason !== undefined);
     }
-    this.stopHeartbeats();
+    this.heartbeats.stop();
     this._generationId = -1;
     // After a fatal error the member may still be in the group (not when another process took its instance id).
     const mayLeave = this._memberId !== '' && this.fatal?.kafkaCode !== KafkaCode.FENCED_INSTANCE_ID;
@@ -352,7 +292,7 @@ export class GroupMember {
     if (resetMemberId) this.resetMemberId = true;
     if (lost) {
       this.lostReason ??= reason;
-      this.clearWatchdog();
+      this.heartbeats.clearWatchdog();
     }
     if (this.rejoin === undefined) this.rejoin = { reason, lost };
     else this.rejoin.lost ||= lost;
@@ -363,7 +303,7 @@ export class GroupMember {
     if (this.fatal !== undefined || this.closing) return;
     this.fatal = e;
     this.lostReason ??= e.message;
-    this.stopHeartbeats();
+    this.heartbeats.stop();
     this.wake();
   }
 
@@ -402,7 +342,7 @@ export class GroupMember {
   }
 
   private async failed(e: KafkaWireError): Promise<void> {
-    this.stopHeartbeats();
+    this.heartbeats.stop();
     await this.revoke(e.message, true);
     this.client.closeLane(this.lane);
     this._state = 'failed';
@@ -432,7 +372,7 @@ export class GroupMember {
     this.assigned = partitions;
     this.lostReason = undefined;
     if (this._state === 'joining') this._state = 'stable';
-    this.startHeartbeats();
+    this.heartbeats.start();
     try {
       await this.onAssignCb?.(
         partitions.map((tp) => ({ ...tp })),
@@ -463,7 +403,7 @@ export class GroupMember {
 
   private async joinAndSync(reason: string): Promise<{ partitions: TopicPartition[]; generationId: number }> {
     this.inRound = true;
-    this.stopHeartbeats();
+    this.heartbeats.stop();
     this._generationId = -1;
     if (this._state === 'stable') this._state = 'joining';
     const retryForMs = this.client.retryTimeoutMs;
@@ -517,9 +457,11 @@ export class GroupMember {
           if (join.skipAssignment) {
             // A static leader rejoined a stable group: the assignment stands (KIP-814), but
             // note the partition counts so that a later change still triggers a rebalance.
-            this.assignedCounts = await this.partitionCounts(this.subscribedTopics(join.members));
+            this.assignedCounts = await partitionCounts(this.client, subscribedTopics(this.topics, join.members));
           } else {
-            assignments = await this.computeAssignment(join.members);
+            const leader = await leaderAssignment(this.client, this.groupId, this.topics, join.members, (e) => this.report(e));
+            this.assignedCounts = leader.counts;
+            assignments = leader.assignments;
           }
         }
         const sync = await this.client.groupRequest(
@@ -546,7 +488,7 @@ export class GroupMember {
         }
         if (sync.errorCode !== 0) throw this.groupError('SyncGroup', sync.errorCode);
         this._generationId = join.generationId;
-        this.sessionAlive(Date.now());
+        this.heartbeats.sessionAlive(Date.now());
         const subscribed = new Set(this.topics);
         const partitions = fromTopicPartitions(decodeAssignment(sync.assignment).assignedPartitions).filter((tp) => subscribed.has(tp.topic));
         return { partitions, generationId: join.generationId };
@@ -573,41 +515,6 @@ export class GroupMember {
     return new KafkaWireError('KAFKA_ERROR', `${what} ${this.groupId} as ${this.describe()}: ${kafkaCodeName(code)}${hint}`, { kafkaCode: code });
   }
 
-  private subscribedTopics(members: readonly JoinGroupMember[]): string[] {
-    const topics = new Set<string>(this.topics);
-    for (const m of members) {
-      try {
-        for (const t of decodeSubscription(m.metadata).topics) topics.add(t);
-      } catch {
-        // reported by computeAssignment
-      }
-    }
-    return [...topics].sort();
-  }
-
-  private async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    for (const t of topics) counts.set(t, await this.client.partitionCount(t));
-    return counts;
-  }
-
-  /** The leader's part: every member's assignment, as ConsumerProtocolAssignment bytes. */
-  private async computeAssignment(members: readonly JoinGroupMember[]): Promise<{ memberId: string; assignment: Uint8Array }[]> {
-    const subs: AssignorMember[] = members.map((m) => {
-      try {
-        const s = decodeSubscription(m.metadata);
-        return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, topics: s.topics, ownedPartitions: s.ownedPartitions };
-      } catch (e) {
-        this.report(new KafkaWireError('CORRUPT_MESSAGE', `group ${this.groupId}: member ${m.memberId} sent a subscription this leader cannot read; it gets no partitions`, { cause: e }));
-        return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, topics: [], ownedPartitions: [] };
-      }
-    });
-    const counts = await this.partitionCounts(this.subscribedTopics(members));
-    this.assignedCounts = counts;
-    const result = assignStickyRoundRobin(subs, counts);
-    return subs.map((m) => ({ memberId: m.memberId, assignment: encodeAssignment({ assignedPartitions: toTopicPartitions(result.get(m.memberId) ?? []) }) }));
-  }
-
   /** Leader: a rebalance when a subscribed topic's partition count changed since the assignment. */
   private async checkMetadata(): Promise<void> {
     try {
@@ -623,65 +530,16 @@ export class GroupMember {
     }
   }
 
-  // ---------------------------------------------------------------- heartbeats
-
-  private startHeartbeats(): void {
-    this.stopHeartbeats();
-    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatIntervalMs);
-  }
-
-  private stopHeartbeats(): void {
-    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
-    this.clearWatchdog();
-  }
-
-  private heartbeatsOn(): boolean {
-    return !this.inRound && this._generationId >= 0 && this.fatal === undefined && this._state !== 'closed' && this._state !== 'idle';
-  }
-
-  private async heartbeat(): Promise<void> {
-    this.heartbeatTimer = undefined;
-    if (!this.heartbeatsOn()) return;
-    if (this.heartbeatBusy || this.paused) {
-      this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatIntervalMs);
-      return;
-    }
-    this.heartbeatBusy = true;
-    const sentAt = Date.now();
-    const generationId = this._generationId;
-    const memberId = this._memberId;
-    try {
-      const res = await this.client.groupRequest(
-        this.groupId,
-        this.lane,
-        'Heartbeat',
-        () => heartbeatRequest({ groupId: this.groupId, generationId, memberId, groupInstanceId: this.groupInstanceId }),
-        (r) => r.errorCode,
-        { retryForMs: 0, timeoutMs: Math.min(this.client.requestTimeoutMs, this.sessionTimeoutMs) },
-      );
-      // An answer about a generation the member has since left says nothing about the current one.
-      if (generationId === this._generationId && memberId === this._memberId && !this.paused) this.onHeartbeat(res.errorCode, sentAt, generationId);
-    } catch (e) {
-      // Lost connection, coordinator moving: the next beat tries again, and the session
-      // watchdog gives the partitions up if none gets through in time.
-      if (!(e instanceof KafkaWireError && (e.canRetry || e.code === 'KAFKA_RETRIES_EXHAUSTED' || e.code === 'CLIENT_CLOSED'))) {
-        this.report(e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `Heartbeat ${this.groupId}: ${String(e)}`, { cause: e }));
-      }
-    } finally {
-      this.heartbeatBusy = false;
-    }
-    if (this.heartbeatsOn() && this.heartbeatTimer === undefined) this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatIntervalMs);
-  }
+  // ---------------------------------------------------------------- heartbeat answers
 
   private onHeartbeat(code: number, sentAt: number, generationId: number): void {
     switch (code) {
       case KafkaCode.NONE:
-        this.sessionAlive(sentAt);
+        this.heartbeats.sessionAlive(sentAt);
         return;
       case KafkaCode.REBALANCE_IN_PROGRESS:
         // The coordinator counts this beat: the session lives on while the member revokes.
-        this.sessionAlive(sentAt);
+        this.heartbeats.sessionAlive(sentAt);
         this.requestRejoin('the group is rebalancing', false);
         return;
       case KafkaCode.ILLEGAL_GENERATION:
@@ -696,26 +554,5 @@ export class GroupMember {
       default:
         this.stopFatally(this.groupError('Heartbeat', code));
     }
-  }
-
-  /**
-   * A beat sent at `sentAt` got through: the coordinator's session timer restarted no
-   * earlier than that. If nothing gets through for a session timeout after it, the
-   * coordinator may have given the partitions to others: they are lost here too.
-   */
-  private sessionAlive(sentAt: number): void {
-    this.clearWatchdog();
-    this.watchdog = setTimeout(
-      () => {
-        this.watchdog = undefined;
-        if (!this.paused) this.requestRejoin(`no heartbeat got through for ${this.sessionTimeoutMs} ms (session timeout)`, true);
-      },
-      Math.max(0, sentAt + this.sessionTimeoutMs - Date.now()),
-    );
-  }
-
-  private clearWatchdog(): void {
-    if (this.watchdog !== undefined) clearTimeout(this.watchdog);
-    this.watchdog = undefined;
   }
 }

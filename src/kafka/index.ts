@@ -6,13 +6,16 @@
  * nothing that needs the main thread. TLS and SASL (PLAIN, SCRAM-SHA-256/512): the client's
  * `tls` and `sasl` options, which securityFromFiles builds from an operator's files.
  */
-export { KafkaWireClient, Fetcher, type KafkaWireClientOptions, type FetcherOptions, type FetchedPartition, type TopicPartition, type PartitionOffset } from './client.js';
+export { KafkaWireClient, type KafkaWireClientOptions, type TopicPartition, type PartitionOffset } from './client.js';
+export { Fetcher, type FetcherOptions, type FetchedPartition } from './fetcher.js';
 export { decodeRecordBatches, type DecodedRecords, type DecodeOptions, type AbortedTransaction } from './decode.js';
 export { KafkaWireError, OffsetOutOfRangeError, KafkaCode, type KafkaWireErrorCode } from './errors.js';
 export { RecordBatchBuilder, scanBatches, BATCH, ATTR } from './record-batch.js';
 export { crc32c } from './crc32c.js';
-export { API_VERSIONS, type CommitOffset } from './protocol.js';
-export { GroupMember, type GroupMemberOptions, type GroupMemberState, type RevokeInfo } from './group.js';
+export { API_VERSIONS } from './protocol.js';
+export type { CommitOffset } from './group-offsets-protocol.js';
+export { GroupMember } from './group.js';
+export type { GroupMemberOptions, GroupMemberState, RevokeInfo } from './group-options.js';
 export { assignStickyRoundRobin, STICKY_ROUND_ROBIN, type AssignorMember } from './assignor.js';
 export {
   GROUP_API_VERSIONS,

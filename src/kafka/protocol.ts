@@ -3,8 +3,8 @@
  * each, all "flexible" (KIP-482) and all supported by Kafka 3.x and 4.x (KIP-896 removed
  * only older versions in 4.0):
  *
- *   ApiVersions v3, Metadata v12, ListOffsets v7, Fetch v12, FindCoordinator v4,
- *   OffsetCommit v8, OffsetFetch v7.
+ *   ApiVersions v3, Metadata v12, ListOffsets v7, Fetch v12; and, in
+ *   group-offsets-protocol.ts, FindCoordinator v4, OffsetCommit v8, OffsetFetch v7.
  *
  * Fetch v12 is the last version that names topics (v13+ uses topic ids), so no topic-id
  * bookkeeping is needed. Field lists follow the JSON message definitions in
@@ -301,163 +301,8 @@ export function fetchRequest(
   };
 }
 
-// ------------------------------------------------------------------ FindCoordinator v4
-
-export interface Coordinator {
-  key: string;
-  nodeId: number;
-  host: string;
-  port: number;
-  errorCode: number;
-  errorMessage: string | null;
-}
-
-export function findCoordinatorRequest(groupId: string): RequestSpec<Coordinator> {
-  return {
-    apiKey: ApiKey.FindCoordinator,
-    apiVersion: 4,
-    body: (w) =>
-      w
-        .int8(0) // key_type: group
-        .compactArray([groupId], (x, k) => x.compactString(k))
-        .tags(),
-    decode: (r) => {
-      r.int32();
-      const cs = r.compactArray((x) => {
-        const c = { key: x.compactString() ?? '', nodeId: x.int32(), host: x.compactString() ?? '', port: x.int32(), errorCode: x.int16(), errorMessage: x.compactString() };
-        x.tags();
-        return c;
-      });
-      r.tags();
-      return cs[0];
-    },
-  };
-}
-
-// ------------------------------------------------------------------ OffsetCommit v8
-
-export interface CommitOffset {
-  topic: string;
-  partition: number;
-  offset: bigint;
-  metadata?: string | null;
-}
-
-export interface PartitionResult {
-  topic: string;
-  partition: number;
-  errorCode: number;
-}
-
-/** Who commits: a group member's generation and ids (group-protocol.ts, GroupMember). */
-export interface CommitMember {
-  generationId: number;
-  memberId: string;
-  groupInstanceId: string | null;
-}
-
-/**
- * Without `member`: generation -1 and an empty member id, a commit from outside the group,
- * which the group coordinator accepts while the group has no active members (simple
- * consumer). With it: a commit as that member, which the coordinator refuses
- * (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID) unless it is current.
- */
-export function offsetCommitRequest(groupId: string, offsets: readonly CommitOffset[], member?: CommitMember): RequestSpec<PartitionResult[]> {
-  const byTopic = groupByTopic(offsets);
-  return {
-    apiKey: ApiKey.OffsetCommit,
-    apiVersion: 8,
-    body: (w) =>
-      w
-        .compactString(groupId)
-        .int32(member?.generationId ?? -1)
-        .compactString(member?.memberId ?? '')
-        .compactString(member?.groupInstanceId ?? null)
-        .compactArray([...byTopic], (x, [topic, ps]) =>
-          x
-            .compactString(topic)
-            .compactArray(ps, (y, p) =>
-              y
-                .int32(p.partition)
-                .int64(p.offset)
-                .int32(-1) // committed_leader_epoch: unknown
-                .compactString(p.metadata ?? null)
-                .tags(),
-            )
-            .tags(),
-        )
-        .tags(),
-    decode: (r) => {
-      r.int32();
-      const out: PartitionResult[] = [];
-      r.compactArray((x) => {
-        const topic = x.compactString() ?? '';
-        x.compactArray((y) => {
-          out.push({ topic, partition: y.int32(), errorCode: y.int16() });
-          y.tags();
-        });
-        x.tags();
-      });
-      r.tags();
-      return out;
-    },
-  };
-}
-
-// ------------------------------------------------------------------ OffsetFetch v7
-
-export interface FetchedOffset {
-  topic: string;
-  partition: number;
-  /** -1 when the group has no offset for the partition. */
-  offset: bigint;
-  metadata: string | null;
-  errorCode: number;
-}
-
-export function offsetFetchRequest(
-  groupId: string,
-  partitions: readonly { topic: string; partition: number }[],
-): RequestSpec<{ errorCode: number; offsets: FetchedOffset[] }> {
-  const byTopic = groupByTopic(partitions);
-  return {
-    apiKey: ApiKey.OffsetFetch,
-    apiVersion: 7,
-    body: (w) =>
-      w
-        .compactString(groupId)
-        .compactArray([...byTopic], (x, [topic, ps]) =>
-          x
-            .compactString(topic)
-            .compactArray(ps, (y, p) => y.int32(p.partition))
-            .tags(),
-        )
-        .bool(false) // require_stable
-        .tags(),
-    decode: (r) => {
-      r.int32();
-      const offsets: FetchedOffset[] = [];
-      r.compactArray((x) => {
-        const topic = x.compactString() ?? '';
-        x.compactArray((y) => {
-          const partition = y.int32();
-          const offset = y.int64();
-          y.int32(); // committed_leader_epoch
-          const metadata = y.compactString();
-          const errorCode = y.int16();
-          y.tags();
-          offsets.push({ topic, partition, offset, metadata, errorCode });
-        });
-        x.tags();
-      });
-      const errorCode = r.int16();
-      r.tags();
-      return { errorCode, offsets };
-    },
-  };
-}
-
-function groupByTopic<T extends { topic: string }>(items: readonly T[]): Map<string, T[]> {
+/** Items by topic, in first-seen order (requests name each topic once). */
+export function groupByTopic<T extends { topic: string }>(items: readonly T[]): Map<string, T[]> {
   const m = new Map<string, T[]>();
   for (const it of items) {
     let l = m.get(it.topic);

@@ -10,6 +10,7 @@ import { DirLock } from './dir-lock.js';
 import { GroupLock } from './group-lock.js';
 import { Engine } from './engine.js';
 import { describeError, SmartGridError } from '../common/errors.js';
+import { STREAM_LIST } from '../common/streams.js';
 import { KafkaSource } from './kafka-source.js';
 import { WireSource } from './wire-source.js';
 import type { Logger } from '../common/log.js';
@@ -47,7 +48,7 @@ export function createApp(config: EngineConfig, log: Logger): App {
   const instanceId = `${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const pool = createPool(config.workers);
   const clientId = `smartgrid-stream@${instanceId}`;
-  const topics = [config.topics.sensor, config.topics.meter, config.topics.weather];
+  const topics = STREAM_LIST.map((s) => config.topics[s.name]);
   const source: RecordSource =
     config.kafkaClient === 'wire'
       ? new WireSource(

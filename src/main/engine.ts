@@ -1,8 +1,10 @@
 /**
- * The coordinator. It receives fetched batches from the source, routes them to the worker
- * pool, merges the workers' partials into window state, tracks event time per partition,
- * decides which windows are final, writes them (and dead letters) to PostgreSQL, and
- * checkpoints state so that nothing is lost or counted twice across crashes.
+ * The coordinator's lifecycle: start-up and restore, run, stop, finish and fail, around
+ * the parts that do the work. Fetched batches go through the batch path (batch-flow.ts:
+ * gate, plan, dispatch to the worker pool, merge into window state); here event time
+ * decides which windows are final (tick), the sink loop writes them (and dead letters) to
+ * PostgreSQL, and the checkpoint barrier snapshots state so that nothing is lost or
+ * counted twice across crashes.
  *
  * Why the results are exact across a crash at any moment
  * ------------------------------------------------------
@@ -31,20 +33,19 @@
  * - Sums and averages are exact integer arithmetic, so a replay that batches records
  *   differently produces the same digits (floating-point sums would not).
  */
-import { performance } from 'node:perf_hooks';
-import { Kind } from '../workers/protocol.js';
+import { STREAM_LIST, type Kind } from '../common/streams.js';
 import { applyAssignment, refreshBacklog } from './assignment.js';
 import type { EngineDeps, EngineOptions, EngineStatus } from './engine-types.js';
 import type { Snapshot, TopicSnapshot } from './checkpoint.js';
 import { Checkpointer } from './checkpointer.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { Positions, type PartState } from './positions.js';
-import { dispatchMessages, dispatchRaw, type TaskOutcome } from './dispatch.js';
+import { BatchFlow } from './batch-flow.js';
+import { Positions } from './positions.js';
 import { Signal, sleep } from '../common/signal.js';
 import { SingleOwner } from './single-owner.js';
 import { SinkWriter } from './sink-writer.js';
-import type { BatchContext, PartitionRef, SourceBatch } from './source.js';
+import type { PartitionRef } from './source.js';
 import { StateLimit } from './state-limit.js';
 import { StreamOperator } from './stream.js';
 
@@ -62,19 +63,14 @@ export class Engine {
   private readonly owner: SingleOwner;
   private readonly stateLimit: StateLimit;
   private readonly now: () => number;
-  /** Batches dispatched and not yet merged. */
-  private active = 0;
-  private batchSeq = 0;
-  /** A checkpoint is being taken: no batch is dispatched. */
-  private barrier = false;
+  /** The batch path: gate, plan, dispatch, merge; counts the batches in flight. */
+  private readonly flow: BatchFlow;
   /** The snapshot is being written: no window becomes final (see checkpointNow). */
   private capturing = false;
   private stopping = false;
   private finished = false;
   private started = false;
   private fatal: Error | null = null;
-  private readonly gateSignal = new Signal();
-  private readonly idleSignal = new Signal();
   private readonly sinkSignal = new Signal();
   private doneResolve: (() => void) | null = null;
   private readonly done: Promise<void>;
@@ -89,17 +85,27 @@ export class Engine {
     private readonly deps: EngineDeps,
   ) {
     this.now = deps.now ?? Date.now;
-    const topicOf = [opts.topics.sensor, opts.topics.meter, opts.topics.weather];
-    const windowOf = [opts.windowMs.sensor, opts.windowMs.meter, opts.windowMs.weather];
-    this.streams = [Kind.sensor, Kind.meter, Kind.weather].map(
-      (kind) => new StreamOperator(kind, topicOf[kind], windowOf[kind], opts.allowedLatenessMs, opts.idleTimeoutMs),
+    this.streams = STREAM_LIST.map(
+      (spec, kind) =>
+        new StreamOperator(kind as Kind, opts.topics[spec.name], opts.windowMs[spec.name], opts.allowedLatenessMs, opts.idleTimeoutMs),
     );
     for (const s of this.streams) this.byTopic.set(s.topic, s);
     this.positions = new Positions((topic) => this.byTopic.get(topic)?.kind);
-    this.writer = new SinkWriter(deps.sink, deps.metrics, deps.log, opts, this.now, () => this.gateSignal.notify(), () => this.fatal);
+    this.writer = new SinkWriter(deps.sink, deps.metrics, deps.log, opts, this.now, () => this.flow.wake(), () => this.fatal);
     this.checkpointer = new Checkpointer(deps.checkpoints, deps.source, deps.metrics, deps.log, opts, this.now);
     this.owner = new SingleOwner(deps.lock, deps.source, opts.groupId, deps.log, deps.groupLock);
     this.stateLimit = new StateLimit(opts.maxOpenStates, opts.stateLimitGraceMs ?? opts.idleTimeoutMs + 5000, deps.log);
+    this.flow = new BatchFlow(
+      { streams: this.streams, positions: this.positions, writer: this.writer, checkpointer: this.checkpointer, stateLimit: this.stateLimit, deps, opts, now: this.now },
+      {
+        stopping: () => this.stopping,
+        ownership: () => this.ownership,
+        openStates: () => this.openStates(),
+        settled: () => this.tick(),
+        fail: (e) => this.fail(e),
+        caughtUp: () => this.finish(),
+      },
+    );
     this.done = new Promise((r) => (this.doneResolve = r));
   }
 
@@ -170,7 +176,7 @@ export class Engine {
         this.finish();
       } else {
         await source.run({
-          onBatch: (b, ctx) => this.onBatch(b, ctx),
+          onBatch: (b, ctx) => this.flow.onBatch(b, ctx),
           onAssignment: (a) => this.onAssignment(a),
           onFatal: (e) => this.fail(new SmartGridError('KAFKA_ERROR', 'the Kafka consumer stopped', { cause: e })),
         });
@@ -241,113 +247,6 @@ export class Engine {
     this.sinkSignal.notify();
   }
 
-  // ---------------------------------------------------------------- hot path
-
-  private backpressured(): boolean {
-    return (
-      this.barrier ||
-      this.writer.failing ||
-      this.writer.pendingRows > this.opts.maxPendingRows ||
-      this.active >= this.opts.maxInflightBatches ||
-      this.stateLimit.reached(this.openStates())
-    );
-  }
-
-  private async gate(ctx: BatchContext): Promise<void> {
-    // No batch of a new assignment is processed before the single-instance check of it.
-    await this.ownership;
-    while (this.backpressured() && !this.stopping) {
-      await this.gateSignal.wait(1000);
-      await ctx.heartbeat().catch(() => {});
-    }
-  }
-
-  /**
-   * Takes a fetched batch: filters what the state already covers, dispatches the rest to
-   * the workers and returns at once, so that the client fetches the next batch while the
-   * workers decode this one (kafkajs waits for eachBatch before fetching again). Results
-   * are merged per partition in fetch order; at most `maxInflightBatches` batches are in
-   * flight.
-   */
-  private async onBatch(batch: SourceBatch, ctx: BatchContext): Promise<boolean> {
-    await this.gate(ctx);
-    if (this.stopping) return false;
-    const ps = this.positions.part(batch.topic, batch.partition);
-    const s = this.streams[ps.kind];
-    const plan = batch.raw === undefined ? this.positions.plan(ps, batch) : this.positions.planRaw(ps, batch.raw);
-    if (plan.action === 'seek') {
-      // The source fetched from its own position before our seek took effect.
-      this.deps.source.seek(batch.topic, batch.partition, plan.offset);
-      return false;
-    }
-    if (plan.skippedFrom !== null) {
-      this.log.warn('offsets skipped (deleted by retention or compaction)', {
-        topic: batch.topic,
-        partition: batch.partition,
-        expected: plan.skippedFrom,
-        got: 'messages' in plan ? plan.messages[0]?.offset : plan.fetchOffset,
-      });
-    }
-    const id = ++this.batchSeq;
-    const t0 = performance.now();
-    const c = {
-      stream: s,
-      watermark: s.dispatch(id),
-      futureLimit: this.opts.maxFutureSkewMs > 0 ? this.now() + this.opts.maxFutureSkewMs : Infinity,
-      pool: this.deps.pool,
-    };
-    this.active++;
-    let work: Promise<TaskOutcome[]> | null = null;
-    if ('messages' in plan) {
-      if (plan.messages.length > 0) work = dispatchMessages(plan.messages, this.opts.taskRecords, c);
-    } else if (batch.raw!.bytes.length > 0 && plan.fetchOffset < plan.endOffset) {
-      work = dispatchRaw(batch.raw!, plan.fetchOffset, plan.endOffset, c);
-    }
-    // Reported through the chain below; this only keeps the rejection from being unhandled.
-    work?.catch(() => {});
-    const merge = async (): Promise<void> => {
-      if (work !== null) {
-        let maxTs = -Infinity;
-        for (const o of await work) {
-          const r = o.result;
-          s.merge(r);
-          this.writer.addRejected(batch.topic, batch.partition, o);
-          if (r.partMaxTs[0] > maxTs) maxTs = r.partMaxTs[0];
-          this.deps.metrics.recordResult(s.kind, r);
-        }
-        if (this.deps.metrics.batches++ === 0) {
-          // How long a (re)start takes to process again: the figure the restart target is about.
-          this.log.info('first records processed', { sinceProcessStartMs: Math.round(performance.now()) });
-        }
-        if (maxTs > ps.maxTs) ps.maxTs = maxTs;
-        this.checkpointer.dirty = true;
-        s.clock.observe(batch.partition, maxTs);
-        this.deps.metrics.batchLatency.recordMs(performance.now() - t0);
-      }
-      this.afterBatch(ps, s, batch, plan.next);
-    };
-    ps.chain = ps.chain
-      .then(merge)
-      .catch((e: unknown) => {
-        this.fail(e instanceof SmartGridError ? e : new SmartGridError('INTERNAL', 'batch processing failed', { cause: e }));
-      })
-      .finally(() => {
-        s.settled(id);
-        this.active--;
-        if (this.active === 0) this.idleSignal.notify();
-        this.gateSignal.notify();
-        this.tick();
-      });
-    return true;
-  }
-
-  private afterBatch(ps: PartState, s: StreamOperator, batch: SourceBatch, next: number): void {
-    const { changed, backlog } = this.positions.advance(ps, next, batch.highWatermark);
-    if (changed) this.checkpointer.dirty = true;
-    s.clock.progress(ps.partition, backlog, this.now());
-    if (this.opts.availableNow && this.positions.allCaughtUp()) this.finish();
-  }
-
   // ---------------------------------------------------------------- finality
 
   /** Recomputes watermarks and moves final windows to the sink writer. */
@@ -368,7 +267,7 @@ export class Engine {
       this.checkpointer.dirty = true;
       any = true;
     }
-    const limit = this.stateLimit.check(this.openStates(), any || this.active > 0 || this.writer.pendingRows > 0, now);
+    const limit = this.stateLimit.check(this.openStates(), any || this.flow.inFlight > 0 || this.writer.pendingRows > 0, now);
     if (limit !== null) this.fail(limit);
     if (any || this.writer.deadLetterCount >= 10000 || this.checkpointer.due(now)) this.sinkSignal.notify();
   }
@@ -399,9 +298,9 @@ export class Engine {
     const cp = this.checkpointer;
     const requested = cp.requested;
     cp.requested = false;
-    this.barrier = true;
+    this.flow.barrier = true;
     try {
-      while (this.active > 0) await this.idleSignal.wait(50);
+      while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
       if (finalWrite) {
         for (const s of this.streams) this.writer.addFinal(s.kind, s.takeAll());
       } else {
@@ -423,8 +322,8 @@ export class Engine {
       }
     } finally {
       cp.lastAt = this.now();
-      this.barrier = false;
-      this.gateSignal.notify();
+      this.flow.barrier = false;
+      this.flow.wake();
     }
   }
 
@@ -434,7 +333,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.stopping) return this.done;
     this.stopping = true;
-    this.gateSignal.notify();
+    this.flow.wake();
     if (!this.started) {
       // Still starting: there is no state of this run to save, and a snapshot now would
       // replace the real one with an empty state.
@@ -445,7 +344,7 @@ export class Engine {
       // Order matters: stop fetching, let in-flight batches finish, checkpoint and commit
       // while the consumer still belongs to the group, and only then leave it.
       this.deps.source.pause();
-      while (this.active > 0) await this.idleSignal.wait(50);
+      while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
       if (this.fatal === null) await this.checkpoint();
       await this.deps.source.stop();
     })();
@@ -471,7 +370,7 @@ export class Engine {
     void (async () => {
       try {
         // Wait for in-flight batches of other partitions, then write everything.
-        while (this.active > 0) await this.idleSignal.wait(50);
+        while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
         await this.checkpoint(true);
         const m = this.deps.metrics;
         this.log.info('available-now run complete', {
@@ -494,7 +393,7 @@ export class Engine {
       this.log.error('engine failed', { error: describeError(e) });
     }
     this.stopping = true;
-    this.gateSignal.notify();
+    this.flow.wake();
     void this.deps.source.stop().finally(() => this.end());
   }
 

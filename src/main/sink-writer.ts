@@ -8,7 +8,8 @@
  * PostgreSQL outage).
  */
 import { performance } from 'node:perf_hooks';
-import { REASONS, type Kind } from '../workers/protocol.js';
+import { Kind, REASONS } from '../workers/protocol.js';
+import { byStream, STREAM_LIST } from '../common/streams.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
@@ -24,7 +25,8 @@ export interface SinkWriterOptions {
 }
 
 export class SinkWriter {
-  private windows: [WindowState[], WindowState[], WindowState[]] = [[], [], []];
+  /** Per stream, by Kind. */
+  private windows: WindowState[][] = STREAM_LIST.map(() => []);
   private deadLetters: DeadLetter[] = [];
   /** Rows of final windows not yet committed in PostgreSQL. */
   pendingRows = 0;
@@ -83,12 +85,12 @@ export class SinkWriter {
 
   /** Writes everything queued, retrying until it succeeds or fails for good. */
   async flush(): Promise<void> {
-    const [sensor, meter, weather] = this.windows;
-    const batch: SinkBatch = { sensor, meter, weather, windowMs: this.opts.windowMs, deadLetters: this.deadLetters };
-    if (sensor.length + meter.length + weather.length + batch.deadLetters.length === 0) return;
-    this.windows = [[], [], []];
+    const windows = this.windows;
+    const batch: SinkBatch = { ...byStream((s) => windows[Kind[s.name]]), windowMs: this.opts.windowMs, deadLetters: this.deadLetters };
+    if (windows.every((list) => list.length === 0) && batch.deadLetters.length === 0) return;
+    this.windows = STREAM_LIST.map(() => []);
     this.deadLetters = [];
-    const rows = sensor.concat(meter, weather).reduce((n, w) => n + w.keys.length, 0);
+    const rows = windows.flat().reduce((n, w) => n + w.keys.length, 0);
     const m = this.metrics;
     for (let attempt = 0; ; attempt++) {
       const startedAt = this.now();
@@ -102,7 +104,7 @@ export class SinkWriter {
         const counts = await this.sink.write(batch).finally(() => clearTimeout(stall));
         m.recordFlush(counts, performance.now() - t0);
         const done = this.now();
-        for (const list of [sensor, meter, weather]) {
+        for (const list of windows) {
           for (const w of list) if (w.finalAt !== undefined) m.finalToCommit.recordMs(done - w.finalAt);
         }
         this.log.debug('flushed', { ...counts });
