@@ -35,6 +35,10 @@ export interface ConnectionOptions {
 /** The name and version this client gives in ApiVersions (KIP-511). */
 export const SOFTWARE = { name: 'smartgrid-stream-wire', version: '1' } as const;
 
+/** Frames at least this large are assembled in a SharedArrayBuffer (see onData). */
+const SHARED_FRAME_MIN = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
 export class Connection {
   private socket: net.Socket | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -179,12 +183,38 @@ export class Connection {
       const size = head.readInt32BE(0);
       if (this.buffered < size + 4) return;
       // One copy at most per frame, and only when it spans socket chunks; the frame is then
-      // handed out as is, so record batches reach the caller as views into it.
-      const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
-      const frame = all.subarray(4, 4 + size);
-      const rest = all.subarray(4 + size);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.buffered = rest.length;
+      // handed out as is, so record batches reach the caller as views into it. A large
+      // frame (a Fetch response) is assembled in shared memory: worker threads can read
+      // its record batches in place, with no copy per partition and nothing transferred.
+      let frame: Buffer;
+      let rest: Buffer;
+      if (size + 4 >= SHARED_FRAME_MIN) {
+        const all = Buffer.from(new SharedArrayBuffer(size + 4));
+        let at = 0;
+        let k = 0;
+        rest = EMPTY;
+        for (; k < this.chunks.length; k++) {
+          const c = this.chunks[k];
+          const n = Math.min(c.length, size + 4 - at);
+          all.set(n === c.length ? c : c.subarray(0, n), at);
+          at += n;
+          if (at === size + 4) {
+            rest = c.subarray(n);
+            k++;
+            break;
+          }
+        }
+        const after = this.chunks.slice(k);
+        this.chunks = rest.length > 0 ? [rest, ...after] : after;
+        this.buffered -= size + 4;
+        frame = all.subarray(4);
+      } else {
+        const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
+        frame = all.subarray(4, 4 + size);
+        rest = all.subarray(4 + size);
+        this.chunks = rest.length > 0 ? [rest] : [];
+        this.buffered = rest.length;
+      }
       this.frames++;
       const id = frame.readInt32BE(0);
       const p = this.pending.get(id);

@@ -32,7 +32,12 @@ export function createPool(threads: number): AggregatePool {
     async run(task) {
       try {
         return (await pool.run(task, {
-          transferList: ('raw' in task ? [task.raw.bytes.buffer] : [task.bytes.buffer, task.offsets.buffer, task.parts.buffer]) as ArrayBuffer[],
+          transferList: ('raw' in task
+            ? // shared memory is shared, not transferred
+              task.raw.bytes.buffer instanceof SharedArrayBuffer
+              ? []
+              : [task.raw.bytes.buffer]
+            : [task.bytes.buffer, task.offsets.buffer, task.parts.buffer]) as ArrayBuffer[],
         })) as AggregateResult;
       } catch (e) {
         // A record batch the wire source could not decode (CRC mismatch, unsupported codec)

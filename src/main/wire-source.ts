@@ -239,10 +239,10 @@ export class WireSource implements RecordSource {
         }
         if (p.records.length === 0) continue;
         this.log.debug("fetched", { topic: p.topic, partition: p.partition, from: Number(p.fetchOffset), next: Number(p.nextOffset) });
-        // Its own ArrayBuffer, so that it can be transferred to a worker without taking
-        // the rest of the response (the other partitions) along.
-        const bytes = new Uint8Array(p.records.length);
-        bytes.set(p.records);
+        // Large responses arrive in shared memory (src/kafka/connection.ts): the worker
+        // reads the batches in place. A small one is copied into an ArrayBuffer of its own,
+        // transferred without taking the rest of the response along.
+        const bytes = p.records.buffer instanceof SharedArrayBuffer ? p.records : new Uint8Array(p.records);
         await h.onBatch(
           {
             topic: p.topic,
