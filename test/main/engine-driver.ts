@@ -192,6 +192,8 @@ export class MemoryCheckpoints {
   readonly saved: Snapshot[] = [];
   /** Called when a save starts (to observe what is in flight then). */
   onSave: (() => void) | null = null;
+  /** While set, a save waits for it after onSave (a slow disk). */
+  saveGate: Promise<void> | null = null;
   failNext = 0;
   async removeLeftovers(): Promise<void> {}
   async loadLatest(): Promise<Snapshot | null> {
@@ -199,6 +201,7 @@ export class MemoryCheckpoints {
   }
   async save(s: { groupId: string; topics: TopicSnapshot[] }): Promise<Snapshot> {
     this.onSave?.();
+    if (this.saveGate !== null) await this.saveGate;
     if (this.failNext > 0) {
       this.failNext--;
       throw new SmartGridError('CHECKPOINT_IO', 'disk full', { canRetry: true });

@@ -81,6 +81,34 @@ test('the barrier: no batch is in flight while a snapshot is taken', async () =>
   assert.ok(inFlightAtSave.length > 0 && inFlightAtSave.every((n) => n === 0), `tasks in flight at each save: ${inFlightAtSave}`);
 });
 
+test('the barrier: a batch fetched while a snapshot is being written waits at the gate until the snapshot is done', { timeout: 10000 }, async () => {
+  const d = await startDriver({ checkpointIntervalMs: 10 });
+  d.source.produce(S, 0, minutes(6));
+  d.source.assign(both);
+  await d.source.deliver(S, 0, { count: 2 });
+  await until('the first batch merged', () => d.metrics.batches === 1 || undefined);
+  let openSave: () => void = () => {};
+  d.checkpoints.saveGate = new Promise<void>((r) => (openSave = r));
+  let delivered: Promise<boolean> | null = null;
+  const saving = new Promise<void>((r) => {
+    d.checkpoints.onSave = () => {
+      d.checkpoints.onSave = null;
+      // A fetch arrives while the snapshot is on its way to disk.
+      delivered = d.source.deliver(S, 0, { from: 2, count: 2 });
+      r();
+    };
+  });
+  await saving;
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(d.pool.running, 0, 'no task dispatched while the snapshot is written');
+  assert.equal(d.metrics.batches, 1, 'no batch merged while the snapshot is written');
+  d.checkpoints.saveGate = null;
+  openSave();
+  assert.equal(await delivered, true, 'the batch is taken once the barrier lifts');
+  await until('the second batch merged', () => d.metrics.batches === 2 || undefined);
+  await stopped(d);
+});
+
 test('sink failure: fetching pauses, the write is retried, and fetching resumes once it succeeds', async () => {
   const d = await startDriver();
   d.source.produce(S, 0, minutes(30));
