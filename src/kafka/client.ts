@@ -8,7 +8,7 @@
  * offset) to read, typically from its own snapshot, and may commit offsets to a group so
  * that lag tools see its position.
  */
-import { Connection, SOFTWARE } from './connection.js';
+import { Connection, checkApiVersions } from './connection.js';
 import {
   KafkaCode,
   KafkaWireError,
@@ -16,11 +16,8 @@ import {
   kafkaCodeName,
 } from './errors.js';
 import {
-  API_VERSIONS,
-  ApiKey,
   EARLIEST,
   LATEST,
-  apiVersionsRequest,
   fetchRequest,
   listOffsetsRequest,
   metadataRequest,
@@ -32,7 +29,6 @@ import type { CommitMember, CommitOffset, FetchedOffset } from './group-offsets-
 import { GroupCoordinator } from './group-coordinator.js';
 import { Fetcher, type FetcherOptions } from './fetcher.js';
 import { positiveInt, sleep, tpKey } from './util.js';
-import { GROUP_API_VERSIONS, GroupApiKey } from './group-protocol.js';
 import { SASL_MECHANISMS, type SaslOptions } from './sasl.js';
 import type { TlsOptions } from './security.js';
 
@@ -164,7 +160,7 @@ export class KafkaWireClient {
       });
       await c.connect();
       try {
-        await this.checkVersions(c, lane !== '');
+        await checkApiVersions(c, lane !== '', this.requestTimeoutMs);
       } catch (e) {
         c.close();
         throw e;
@@ -176,26 +172,6 @@ export class KafkaWireClient {
       if (this.connections.get(key) === p) this.connections.delete(key);
     });
     return p;
-  }
-
-  /** The group APIs (JoinGroup v9 etc., Kafka 3.2+) are required only on a group member's connections. */
-  private async checkVersions(c: Connection, group: boolean): Promise<void> {
-    // A SASL connection asked already, before authenticating.
-    const r = c.apiVersions ?? (await c.send(apiVersionsRequest(SOFTWARE.name, SOFTWARE.version), this.requestTimeoutMs));
-    if (r.errorCode !== 0) {
-      throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} refused ApiVersions v3: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
-    }
-    const wanted: [string, number, number][] = [
-      ...Object.entries(API_VERSIONS).map(([name, v]): [string, number, number] => [name, ApiKey[name as keyof typeof ApiKey], v]),
-      ...(group ? Object.entries(GROUP_API_VERSIONS) : []).map(([name, v]): [string, number, number] => [name, GroupApiKey[name as keyof typeof GroupApiKey], v]),
-    ];
-    for (const [name, key, version] of wanted) {
-      const range = r.apis.get(key);
-      if (range === undefined || version < range.min || version > range.max) {
-        const has = range === undefined ? 'not at all' : `v${range.min}-v${range.max}`;
-        throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} supports ${name} ${has}; this client needs v${version}`);
-      }
-    }
   }
 
   private async brokerConnection(nodeId: number): Promise<Connection> {
