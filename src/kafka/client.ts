@@ -1,13 +1,14 @@
 /**
  * The main-thread side of the wire read path: connections per broker, a metadata cache,
- * ListOffsets, offset commit/fetch for a group this client is not a member of, and the
+ * ListOffsets, offset commit/fetch for a group this client is not a member of (sent by its
+ * GroupCoordinator, group-coordinator.ts, as are a group member's requests), and the
  * requests its sessionless Fetcher (fetcher.ts) sends.
  *
  * Assignment is manual (no group membership): the caller says which (topic, partition,
  * offset) to read, typically from its own snapshot, and may commit offsets to a group so
  * that lag tools see its position.
  */
-import { Connection, SOFTWARE } from './connection.js';
+import { Connection, checkApiVersions } from './connection.js';
 import {
   KafkaCode,
   KafkaWireError,
@@ -15,11 +16,8 @@ import {
   kafkaCodeName,
 } from './errors.js';
 import {
-  API_VERSIONS,
-  ApiKey,
   EARLIEST,
   LATEST,
-  apiVersionsRequest,
   fetchRequest,
   listOffsetsRequest,
   metadataRequest,
@@ -27,17 +25,10 @@ import {
   type FetchResponse,
   type RequestSpec,
 } from './protocol.js';
-import {
-  findCoordinatorRequest,
-  offsetCommitRequest,
-  offsetFetchRequest,
-  type CommitMember,
-  type CommitOffset,
-  type FetchedOffset,
-} from './group-offsets-protocol.js';
+import type { CommitMember, CommitOffset, FetchedOffset } from './group-offsets-protocol.js';
+import { GroupCoordinator } from './group-coordinator.js';
 import { Fetcher, type FetcherOptions } from './fetcher.js';
 import { positiveInt, sleep, tpKey } from './util.js';
-import { GROUP_API_VERSIONS, GroupApiKey } from './group-protocol.js';
 import { SASL_MECHANISMS, type SaslOptions } from './sasl.js';
 import type { TlsOptions } from './security.js';
 
@@ -81,9 +72,6 @@ export interface LeaderInfo {
   leaderEpoch: number;
 }
 
-/** Answers to a member's commit meaning that it no longer is the member it says (or the group is between generations). */
-const FENCING_CODES: ReadonlySet<number> = new Set([KafkaCode.ILLEGAL_GENERATION, KafkaCode.UNKNOWN_MEMBER_ID, KafkaCode.FENCED_INSTANCE_ID, KafkaCode.REBALANCE_IN_PROGRESS]);
-
 export class KafkaWireClient {
   private readonly bootstrap: { host: string; port: number }[];
   readonly clientId: string;
@@ -100,6 +88,8 @@ export class KafkaWireClient {
   private closed = false;
   private readonly tls: TlsOptions | undefined;
   private readonly sasl: SaslOptions | undefined;
+  /** FindCoordinator, OffsetCommit/OffsetFetch and the group members' requests (group-coordinator.ts). */
+  private readonly groups: GroupCoordinator;
 
   constructor(options: KafkaWireClientOptions) {
     if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
@@ -126,6 +116,16 @@ export class KafkaWireClient {
         throw new KafkaWireError('INVALID_ARGUMENT', 'options.sasl needs a username and a password');
       }
     }
+    this.groups = new GroupCoordinator(
+      {
+        requestTimeoutMs: this.requestTimeoutMs,
+        anyConnection: () => this.anyConnection(),
+        connection: (host, port, lane) => this.connection(host, port, lane),
+        sendOn: (c, spec, extraTimeoutMs, timeoutMs) => this.sendOn(c, spec, extraTimeoutMs, timeoutMs),
+        retrying: (what, op, timeoutMs) => this.retrying(what, op, timeoutMs),
+      },
+      this.coordinators,
+    );
   }
 
   // ---------------------------------------------------------------- connections
@@ -160,7 +160,7 @@ export class KafkaWireClient {
       });
       await c.connect();
       try {
-        await this.checkVersions(c, lane !== '');
+        await checkApiVersions(c, lane !== '', this.requestTimeoutMs);
       } catch (e) {
         c.close();
         throw e;
@@ -172,26 +172,6 @@ export class KafkaWireClient {
       if (this.connections.get(key) === p) this.connections.delete(key);
     });
     return p;
-  }
-
-  /** The group APIs (JoinGroup v9 etc., Kafka 3.2+) are required only on a group member's connections. */
-  private async checkVersions(c: Connection, group: boolean): Promise<void> {
-    // A SASL connection asked already, before authenticating.
-    const r = c.apiVersions ?? (await c.send(apiVersionsRequest(SOFTWARE.name, SOFTWARE.version), this.requestTimeoutMs));
-    if (r.errorCode !== 0) {
-      throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} refused ApiVersions v3: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
-    }
-    const wanted: [string, number, number][] = [
-      ...Object.entries(API_VERSIONS).map(([name, v]): [string, number, number] => [name, ApiKey[name as keyof typeof ApiKey], v]),
-      ...(group ? Object.entries(GROUP_API_VERSIONS) : []).map(([name, v]): [string, number, number] => [name, GroupApiKey[name as keyof typeof GroupApiKey], v]),
-    ];
-    for (const [name, key, version] of wanted) {
-      const range = r.apis.get(key);
-      if (range === undefined || version < range.min || version > range.max) {
-        const has = range === undefined ? 'not at all' : `v${range.min}-v${range.max}`;
-        throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} supports ${name} ${has}; this client needs v${version}`);
-      }
-    }
   }
 
   private async brokerConnection(nodeId: number): Promise<Connection> {
@@ -370,61 +350,18 @@ export class KafkaWireClient {
 
   // ---------------------------------------------------------------- offsets of a group
 
-  private async coordinator(groupId: string, lane = ''): Promise<Connection> {
-    let b = this.coordinators.get(groupId);
-    if (b === undefined) {
-      const c = await this.anyConnection();
-      const r = await this.sendOn(c, findCoordinatorRequest(groupId));
-      if (r.errorCode !== 0) {
-        throw new KafkaWireError('KAFKA_ERROR', `FindCoordinator ${groupId}: ${kafkaCodeName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`, {
-          kafkaCode: r.errorCode,
-          canRetry: r.errorCode === KafkaCode.COORDINATOR_NOT_AVAILABLE || r.errorCode === KafkaCode.COORDINATOR_LOAD_IN_PROGRESS,
-        });
-      }
-      b = { nodeId: r.nodeId, host: r.host, port: r.port };
-      this.coordinators.set(groupId, b);
-    }
-    try {
-      return await this.connection(b.host, b.port, lane);
-    } catch (e) {
-      // The coordinator's broker is gone (or moved): ask again who coordinates the group.
-      if (this.coordinators.get(groupId) === b) this.coordinators.delete(groupId);
-      throw e;
-    }
-  }
-
-  private coordinatorError(groupId: string, what: string, code: number): KafkaWireError {
-    const moved = code === KafkaCode.NOT_COORDINATOR || code === KafkaCode.COORDINATOR_NOT_AVAILABLE || code === KafkaCode.COORDINATOR_LOAD_IN_PROGRESS;
-    if (moved) this.coordinators.delete(groupId);
-    const hint =
-      code === KafkaCode.ILLEGAL_GENERATION || code === KafkaCode.UNKNOWN_MEMBER_ID || code === KafkaCode.REBALANCE_IN_PROGRESS
-        ? ' (the group has active members: a non-member may only commit to a group nobody is in)'
-        : '';
-    return new KafkaWireError('KAFKA_ERROR', `${what} for group ${groupId}: ${kafkaCodeName(code)}${hint}`, { kafkaCode: code, canRetry: moved });
-  }
-
   /**
    * Commits offsets to `groupId` without joining it (generation -1, no member id), as the
    * Java consumer does with manual assignment. The offset to commit is the next one to
    * read. The broker accepts this while the group has no active members.
    */
   async commitOffsets(groupId: string, offsets: readonly CommitOffset[]): Promise<void> {
-    await this.retrying(`OffsetCommit ${groupId}`, async () => {
-      const c = await this.coordinator(groupId);
-      const res = await this.sendOn(c, offsetCommitRequest(groupId, offsets));
-      for (const r of res) if (r.errorCode !== 0) throw this.coordinatorError(groupId, `OffsetCommit ${r.topic}[${r.partition}]`, r.errorCode);
-    });
+    await this.groups.commitOffsets(groupId, offsets);
   }
 
   /** The group's committed offsets (offset -1 where it has none). */
   async fetchCommittedOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<FetchedOffset[]> {
-    return this.retrying(`OffsetFetch ${groupId}`, async () => {
-      const c = await this.coordinator(groupId);
-      const res = await this.sendOn(c, offsetFetchRequest(groupId, partitions));
-      if (res.errorCode !== 0) throw this.coordinatorError(groupId, 'OffsetFetch', res.errorCode);
-      for (const r of res.offsets) if (r.errorCode !== 0) throw this.coordinatorError(groupId, `OffsetFetch ${r.topic}[${r.partition}]`, r.errorCode);
-      return res.offsets;
-    });
+    return this.groups.fetchCommittedOffsets(groupId, partitions);
   }
 
   // ---------------------------------------------------------------- group membership (used by GroupMember)
@@ -446,19 +383,7 @@ export class KafkaWireClient {
     errorCodeOf: (res: T) => number,
     options: { retryForMs: number; extraTimeoutMs?: number; timeoutMs?: number },
   ): Promise<T> {
-    return this.retrying(
-      `${what} ${groupId}`,
-      async () => {
-        const c = await this.coordinator(groupId, lane);
-        const res = await this.sendOn(c, spec(), options.extraTimeoutMs ?? 0, options.timeoutMs ?? this.requestTimeoutMs + (options.extraTimeoutMs ?? 0));
-        const code = errorCodeOf(res);
-        if (code === KafkaCode.NOT_COORDINATOR || code === KafkaCode.COORDINATOR_NOT_AVAILABLE || code === KafkaCode.COORDINATOR_LOAD_IN_PROGRESS) {
-          throw this.coordinatorError(groupId, what, code);
-        }
-        return res;
-      },
-      options.retryForMs,
-    );
+    return this.groups.groupRequest(groupId, lane, what, spec, errorCodeOf, options);
   }
 
   /**
@@ -468,22 +393,7 @@ export class KafkaWireClient {
    * coordinator moves and lost connections are retried for up to retryTimeoutMs.
    */
   async commitOffsetsAsMember(groupId: string, member: CommitMember, offsets: readonly CommitOffset[], lane = ''): Promise<void> {
-    await this.retrying(`OffsetCommit ${groupId}`, async () => {
-      const c = await this.coordinator(groupId, lane);
-      const res = await this.sendOn(c, offsetCommitRequest(groupId, offsets, member));
-      for (const r of res) {
-        if (r.errorCode === 0) continue;
-        if (FENCING_CODES.has(r.errorCode)) {
-          const who = `member ${member.memberId}${member.groupInstanceId === null ? '' : ` (instance ${member.groupInstanceId})`} of generation ${member.generationId}`;
-          throw new KafkaWireError(
-            'GROUP_FENCED',
-            `OffsetCommit ${r.topic}[${r.partition}] for group ${groupId} refused: ${who} is not current (${kafkaCodeName(r.errorCode)}); its partitions may belong to another member now`,
-            { kafkaCode: r.errorCode },
-          );
-        }
-        throw this.coordinatorError(groupId, `OffsetCommit ${r.topic}[${r.partition}]`, r.errorCode);
-      }
-    });
+    await this.groups.commitOffsetsAsMember(groupId, member, offsets, lane);
   }
 
   /** @internal Closes the connections of a member's lane. */

@@ -8,7 +8,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Reader, Writer } from './codec.js';
 import { KafkaWireError, kafkaCodeName } from './errors.js';
-import { ApiKey, apiVersionsRequest, type ApiVersionsResponse, type RequestSpec } from './protocol.js';
+import { API_VERSIONS, ApiKey, apiVersionsRequest, type ApiVersionsResponse, type RequestSpec } from './protocol.js';
+import { GROUP_API_VERSIONS, GroupApiKey } from './group-protocol.js';
 import { authenticate, type SaslOptions } from './sasl.js';
 import { tlsHandshakeError, type TlsOptions } from './security.js';
 
@@ -327,5 +328,25 @@ export class Connection {
     const s = this.socket;
     this.fail(this.failure);
     s?.destroy();
+  }
+}
+
+/** Checks that c's broker speaks the API versions this client sends (ApiVersions). The group APIs (JoinGroup v9 etc., Kafka 3.2+) are required only on a group member's connections. */
+export async function checkApiVersions(c: Connection, group: boolean, requestTimeoutMs: number): Promise<void> {
+  // A SASL connection asked already, before authenticating.
+  const r = c.apiVersions ?? (await c.send(apiVersionsRequest(SOFTWARE.name, SOFTWARE.version), requestTimeoutMs));
+  if (r.errorCode !== 0) {
+    throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} refused ApiVersions v3: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
+  }
+  const wanted: [string, number, number][] = [
+    ...Object.entries(API_VERSIONS).map(([name, v]): [string, number, number] => [name, ApiKey[name as keyof typeof ApiKey], v]),
+    ...(group ? Object.entries(GROUP_API_VERSIONS) : []).map(([name, v]): [string, number, number] => [name, GroupApiKey[name as keyof typeof GroupApiKey], v]),
+  ];
+  for (const [name, key, version] of wanted) {
+    const range = r.apis.get(key);
+    if (range === undefined || version < range.min || version > range.max) {
+      const has = range === undefined ? 'not at all' : `v${range.min}-v${range.max}`;
+      throw new KafkaWireError('UNSUPPORTED_VERSION', `${c.address} supports ${name} ${has}; this client needs v${version}`);
+    }
   }
 }

@@ -3,10 +3,10 @@
  * heartbeatIntervalMs on the member's own connection (one at a time, skipped while the
  * member is not in a generation), and a timer that declares the partitions lost when no
  * beat got through for a session timeout, since the coordinator may then have given them
- * to others. What an answer means for the member is decided by it (GroupMember.onHeartbeat).
+ * to others; and what the coordinator's answer to a beat means for the member (answer()).
  */
 import type { KafkaWireClient } from './client.js';
-import { KafkaWireError } from './errors.js';
+import { KafkaCode, KafkaWireError } from './errors.js';
 import { heartbeatRequest } from './group-protocol.js';
 
 export interface HeartbeatSettings {
@@ -25,8 +25,10 @@ export interface HeartbeatHost {
   /** Tests: a stalled process (no heartbeats, no session watchdog). */
   paused(): boolean;
   current(): { generationId: number; memberId: string };
-  /** The coordinator's answer to a beat sent at `sentAt` in the member's current generation. */
-  answer(code: number, sentAt: number, generationId: number): void;
+  /** An answer says the member must revoke and rejoin (`lost`: its partitions are lost already). */
+  rejoin(reason: string, lost: boolean, resetMemberId?: boolean): void;
+  /** An answer the member cannot go on after (`code`: the Kafka error code). */
+  fatal(code: number): void;
   /** No beat got through for a session timeout. */
   sessionExpired(): void;
   report(e: KafkaWireError): void;
@@ -76,7 +78,7 @@ export class Heartbeats {
       );
       // An answer about a generation the member has since left says nothing about the current one.
       const now = this.host.current();
-      if (generationId === now.generationId && memberId === now.memberId && !this.host.paused()) this.host.answer(res.errorCode, sentAt, generationId);
+      if (generationId === now.generationId && memberId === now.memberId && !this.host.paused()) this.answer(res.errorCode, sentAt, generationId);
     } catch (e) {
       // Lost connection, coordinator moving: the next beat tries again, and the session
       // watchdog gives the partitions up if none gets through in time.
@@ -87,6 +89,29 @@ export class Heartbeats {
       this.heartbeatBusy = false;
     }
     if (this.host.on() && this.heartbeatTimer === undefined) this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.s.heartbeatIntervalMs);
+  }
+
+  /** The coordinator's answer to a beat sent at `sentAt` in the member's current generation. */
+  private answer(code: number, sentAt: number, generationId: number): void {
+    switch (code) {
+      case KafkaCode.NONE:
+        this.sessionAlive(sentAt);
+        return;
+      case KafkaCode.REBALANCE_IN_PROGRESS:
+        // The coordinator counts this beat: the session lives on while the member revokes.
+        this.sessionAlive(sentAt);
+        this.host.rejoin('the group is rebalancing', false);
+        return;
+      case KafkaCode.ILLEGAL_GENERATION:
+        this.host.rejoin(`generation ${generationId} is over (the group rebalanced without this member)`, true);
+        return;
+      case KafkaCode.UNKNOWN_MEMBER_ID:
+        this.host.rejoin('the coordinator no longer knows this member (its session expired)', true, true);
+        return;
+      default:
+        // FENCED_INSTANCE_ID among them: another process took the instance id.
+        this.host.fatal(code);
+    }
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The group leader's part of a rebalance: reading every member's subscription, the
  * partition counts of the topics they subscribe to, and every member's assignment by the
- * sticky round-robin assignor (assignor.ts), as ConsumerProtocolAssignment bytes.
+ * sticky round-robin assignor (assignor.ts), as ConsumerProtocolAssignment bytes; and the
+ * check for a partition count that changed since (a new rebalance).
  */
 import type { KafkaWireClient } from './client.js';
 import { KafkaWireError } from './errors.js';
@@ -25,6 +26,15 @@ export async function partitionCounts(client: KafkaWireClient, topics: readonly 
   const counts = new Map<string, number>();
   for (const t of topics) counts.set(t, await client.partitionCount(t));
   return counts;
+}
+
+/** Why to rebalance when a topic's partition count differs from `counts` (the assignment's), checked in order; undefined when none does. */
+export async function partitionCountChange(client: KafkaWireClient, counts: ReadonlyMap<string, number>): Promise<string | undefined> {
+  for (const [topic, n] of counts) {
+    const now = await client.partitionCount(topic);
+    if (now !== n) return `topic ${topic} has ${now} partitions, the assignment was made for ${n}`;
+  }
+  return undefined;
 }
 
 /**

@@ -1,9 +1,11 @@
 /**
  * What a GroupMember is given (its options and callbacks) and what it reports (its state,
- * what onRevoke is told): the group member's public contract, apart from its code (group.ts).
+ * what onRevoke is told): the group member's public contract, apart from its code (group.ts);
+ * and resolveGroupOptions, which checks the options and fills in their defaults.
  */
 import type { TopicPartition } from './client.js';
-import type { KafkaWireError } from './errors.js';
+import { KafkaWireError } from './errors.js';
+import { positiveInt } from './util.js';
 
 export interface RevokeInfo {
   /**
@@ -65,3 +67,46 @@ export interface GroupMemberOptions {
 }
 
 export type GroupMemberState = 'idle' | 'joining' | 'stable' | 'leaving' | 'closed' | 'failed';
+
+/** The options checked, with their defaults filled in. */
+export interface ResolvedGroupOptions {
+  groupId: string;
+  /** Deduplicated and sorted. */
+  topics: readonly string[];
+  groupInstanceId: string | null;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  metadataCheckIntervalMs: number;
+  leaveGroupOnLeave: boolean;
+  userData: Uint8Array | null;
+}
+
+/** Checks a GroupMember's options (INVALID_ARGUMENT) and fills in the defaults. */
+export function resolveGroupOptions(options: GroupMemberOptions): ResolvedGroupOptions {
+  if (typeof options.groupId !== 'string' || options.groupId === '') throw new KafkaWireError('INVALID_ARGUMENT', 'options.groupId must be a non-empty string');
+  if (!Array.isArray(options.topics) || options.topics.length === 0 || options.topics.some((t) => typeof t !== 'string' || t === '')) {
+    throw new KafkaWireError('INVALID_ARGUMENT', 'options.topics must list at least one topic name');
+  }
+  if (options.groupInstanceId !== undefined && options.groupInstanceId !== null && (typeof options.groupInstanceId !== 'string' || options.groupInstanceId === '')) {
+    throw new KafkaWireError('INVALID_ARGUMENT', 'options.groupInstanceId must be a non-empty string or null');
+  }
+  const groupInstanceId = options.groupInstanceId ?? null;
+  const sessionTimeoutMs = positiveInt('sessionTimeoutMs', options.sessionTimeoutMs, 45_000);
+  const rebalanceTimeoutMs = positiveInt('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000);
+  const heartbeatIntervalMs = positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.max(1, Math.min(3_000, Math.floor(sessionTimeoutMs / 3))));
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new KafkaWireError('INVALID_ARGUMENT', `options.heartbeatIntervalMs (${heartbeatIntervalMs}) must be below sessionTimeoutMs (${sessionTimeoutMs})`);
+  }
+  return {
+    groupId: options.groupId,
+    topics: [...new Set(options.topics)].sort(),
+    groupInstanceId,
+    sessionTimeoutMs,
+    rebalanceTimeoutMs,
+    heartbeatIntervalMs,
+    metadataCheckIntervalMs: positiveInt('metadataCheckIntervalMs', options.metadataCheckIntervalMs, 30_000),
+    leaveGroupOnLeave: options.leaveGroupOnLeave ?? groupInstanceId === null,
+    userData: options.userData ?? null,
+  };
+}

@@ -24,19 +24,11 @@
 import type { KafkaWireClient, TopicPartition } from './client.js';
 import { KafkaCode, KafkaWireError, kafkaCodeName } from './errors.js';
 import type { CommitOffset } from './group-offsets-protocol.js';
-import type { GroupMemberOptions, GroupMemberState } from './group-options.js';
+import { resolveGroupOptions, type GroupMemberOptions, type GroupMemberState } from './group-options.js';
 import { Heartbeats } from './group-heartbeat.js';
-import { leaderAssignment, partitionCounts, subscribedTopics } from './group-leader.js';
-import {
-  CONSUMER_PROTOCOL_TYPE,
-  decodeAssignment,
-  encodeSubscription,
-  joinGroupRequest,
-  leaveGroupRequest,
-  syncGroupRequest,
-} from './group-protocol.js';
-import { positiveInt, sleep, tpKey } from './util.js';
-import { STICKY_ROUND_ROBIN, fromTopicPartitions, toTopicPartitions } from './assignor.js';
+import { partitionCountChange } from './group-leader.js';
+import { groupError, joinAndSync, leaveGroup, type RoundHost, type RoundSettings } from './group-join.js';
+import { Wakeup, sleep, tpKey } from './util.js';
 
 export type { GroupMemberOptions, GroupMemberState, RevokeInfo } from './group-options.js';
 
@@ -60,7 +52,6 @@ export class GroupMember {
   readonly heartbeatIntervalMs: number;
   readonly metadataCheckIntervalMs: number;
   private readonly leaveGroupOnLeave: boolean;
-  private readonly userData: Uint8Array | null;
   private readonly onAssignCb: GroupMemberOptions['onAssign'];
   private readonly onRevokeCb: GroupMemberOptions['onRevoke'];
   private readonly onErrorCb: GroupMemberOptions['onError'];
@@ -84,7 +75,7 @@ export class GroupMember {
   private fatal: KafkaWireError | undefined;
   private closing = false;
   private inRound = false;
-  private wakeLoop: (() => void) | undefined;
+  private readonly wakeup = new Wakeup();
   private loopDone: Promise<void> | undefined;
   private leaving: Promise<void> | undefined;
   private first: { resolve: (p: TopicPartition[]) => void; reject: (e: KafkaWireError) => void } | undefined;
@@ -93,39 +84,53 @@ export class GroupMember {
   private readonly heartbeats: Heartbeats;
   /** Tests: simulates a stalled process (no heartbeats, no session watchdog). */
   private paused = false;
+  /** What the join/sync round (group-join.ts) is given, and reads and updates of this member. */
+  private readonly settings: RoundSettings;
+  private readonly roundHost: RoundHost = {
+    stopping: () => this.stopping(),
+    applyMemberIdReset: () => {
+      if (this.resetMemberId) {
+        this._memberId = '';
+        this.resetMemberId = false;
+      }
+    },
+    memberId: () => this._memberId,
+    setMemberId: (memberId) => (this._memberId = memberId),
+    owned: () => this.owned,
+    leader: (leaderId) => (this._leaderId = leaderId),
+    assignedCounts: (counts) => (this.assignedCounts = counts),
+    synced: (generationId) => {
+      this._generationId = generationId;
+      this.heartbeats.sessionAlive(Date.now());
+    },
+    report: (e) => this.report(e),
+    describe: () => this.describe(),
+  };
 
   constructor(
     private readonly client: KafkaWireClient,
     options: GroupMemberOptions,
   ) {
-    if (typeof options.groupId !== 'string' || options.groupId === '') throw new KafkaWireError('INVALID_ARGUMENT', 'options.groupId must be a non-empty string');
-    if (!Array.isArray(options.topics) || options.topics.length === 0 || options.topics.some((t) => typeof t !== 'string' || t === '')) {
-      throw new KafkaWireError('INVALID_ARGUMENT', 'options.topics must list at least one topic name');
-    }
-    if (options.groupInstanceId !== undefined && options.groupInstanceId !== null && (typeof options.groupInstanceId !== 'string' || options.groupInstanceId === '')) {
-      throw new KafkaWireError('INVALID_ARGUMENT', 'options.groupInstanceId must be a non-empty string or null');
-    }
-    this.groupId = options.groupId;
-    this.topics = [...new Set(options.topics)].sort();
-    this.groupInstanceId = options.groupInstanceId ?? null;
-    this.sessionTimeoutMs = positiveInt('sessionTimeoutMs', options.sessionTimeoutMs, 45_000);
-    this.rebalanceTimeoutMs = positiveInt('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000);
-    this.heartbeatIntervalMs = positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.max(1, Math.min(3_000, Math.floor(this.sessionTimeoutMs / 3))));
-    if (this.heartbeatIntervalMs >= this.sessionTimeoutMs) {
-      throw new KafkaWireError('INVALID_ARGUMENT', `options.heartbeatIntervalMs (${this.heartbeatIntervalMs}) must be below sessionTimeoutMs (${this.sessionTimeoutMs})`);
-    }
-    this.metadataCheckIntervalMs = positiveInt('metadataCheckIntervalMs', options.metadataCheckIntervalMs, 30_000);
-    this.leaveGroupOnLeave = options.leaveGroupOnLeave ?? this.groupInstanceId === null;
-    this.userData = options.userData ?? null;
+    const o = resolveGroupOptions(options);
+    this.groupId = o.groupId;
+    this.topics = o.topics;
+    this.groupInstanceId = o.groupInstanceId;
+    this.sessionTimeoutMs = o.sessionTimeoutMs;
+    this.rebalanceTimeoutMs = o.rebalanceTimeoutMs;
+    this.heartbeatIntervalMs = o.heartbeatIntervalMs;
+    this.metadataCheckIntervalMs = o.metadataCheckIntervalMs;
+    this.leaveGroupOnLeave = o.leaveGroupOnLeave;
     this.onAssignCb = options.onAssign;
     this.onRevokeCb = options.onRevoke;
     this.onErrorCb = options.onError;
-    const { groupId, lane, groupInstanceId, sessionTimeoutMs, heartbeatIntervalMs } = this;
+    const { groupId, lane, topics, groupInstanceId, sessionTimeoutMs, rebalanceTimeoutMs, heartbeatIntervalMs } = this;
+    this.settings = { groupId, lane, topics, groupInstanceId, sessionTimeoutMs, rebalanceTimeoutMs, userData: o.userData };
     this.heartbeats = new Heartbeats(client, { groupId, lane, groupInstanceId, sessionTimeoutMs, heartbeatIntervalMs }, {
       on: () => !this.inRound && this._generationId >= 0 && this.fatal === undefined && this._state !== 'closed' && this._state !== 'idle',
       paused: () => this.paused,
       current: () => ({ generationId: this._generationId, memberId: this._memberId }),
-      answer: (code, sentAt, generationId) => this.onHeartbeat(code, sentAt, generationId),
+      rejoin: (reason, lost, resetMemberId) => this.requestRejoin(reason, lost, resetMemberId),
+      fatal: (code) => this.stopFatally(groupError(this.settings, this.describe(), 'Heartbeat', code)),
       sessionExpired: () => this.requestRejoin(`no heartbeat got through for ${this.sessionTimeoutMs} ms (session timeout)`, true),
       report: (e) => this.report(e),
     });
@@ -237,23 +242,7 @@ export class GroupMember {
     // After a fatal error the member may still be in the group (not when another process took its instance id).
     const mayLeave = this._memberId !== '' && this.fatal?.kafkaCode !== KafkaCode.FENCED_INSTANCE_ID;
     if (this._state !== 'idle' && sendLeaveGroup && mayLeave) {
-      try {
-        const res = await this.client.groupRequest(
-          this.groupId,
-          this.lane,
-          'LeaveGroup',
-          () => leaveGroupRequest(this.groupId, [{ memberId: this._memberId, groupInstanceId: this.groupInstanceId, reason: 'the member leaves' }]),
-          (r) => r.errorCode,
-          { retryForMs: Math.min(this.client.retryTimeoutMs, this.sessionTimeoutMs) },
-        );
-        const code = res.errorCode !== 0 ? res.errorCode : (res.members.find((m) => m.errorCode !== 0)?.errorCode ?? 0);
-        // UNKNOWN_MEMBER_ID: the coordinator had already removed it, which is what leaving wants.
-        if (code !== 0 && code !== KafkaCode.UNKNOWN_MEMBER_ID) {
-          this.report(new KafkaWireError('KAFKA_ERROR', `LeaveGroup ${this.groupId} as ${this.describe()}: ${kafkaCodeName(code)}`, { kafkaCode: code }));
-        }
-      } catch (e) {
-        this.report(e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `LeaveGroup ${this.groupId}: ${String(e)}`, { cause: e }));
-      }
+      await leaveGroup(this.client, this.settings, this.roundHost);
     }
     this.client.closeLane(this.lane);
     if (this._state !== 'failed') this._state = 'closed';
@@ -268,22 +257,7 @@ export class GroupMember {
   }
 
   private wake(): void {
-    const w = this.wakeLoop;
-    this.wakeLoop = undefined;
-    w?.();
-  }
-
-  private waitForWake(ms: number | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (this.wakeLoop === done) this.wakeLoop = undefined;
-        resolve();
-      };
-      if (ms !== undefined) timer = setTimeout(done, ms);
-      this.wakeLoop = done;
-    });
+    this.wakeup.wake();
   }
 
   /** Asks the loop to revoke and rejoin; `lost` marks the partitions lost at once. */
@@ -312,7 +286,7 @@ export class GroupMember {
     while (!this.stopping()) {
       const rejoin = this.rejoin;
       if (rejoin === undefined) {
-        await this.waitForWake(this.isLeader ? this.metadataCheckIntervalMs : undefined);
+        await this.wakeup.wait(this.isLeader ? this.metadataCheckIntervalMs : undefined);
         if (!this.stopping() && this.rejoin === undefined && this.isLeader) await this.checkMetadata();
         continue;
       }
@@ -399,160 +373,27 @@ export class GroupMember {
     return `${this._memberId || '(no member id)'}${this.groupInstanceId === null ? '' : ` (instance ${this.groupInstanceId})`} of group ${this.groupId}`;
   }
 
-  // ---------------------------------------------------------------- JoinGroup + SyncGroup
+  // ---------------------------------------------------------------- JoinGroup + SyncGroup (group-join.ts)
 
   private async joinAndSync(reason: string): Promise<{ partitions: TopicPartition[]; generationId: number }> {
     this.inRound = true;
     this.heartbeats.stop();
     this._generationId = -1;
     if (this._state === 'stable') this._state = 'joining';
-    const retryForMs = this.client.retryTimeoutMs;
     try {
-      for (let round = 0; ; round++) {
-        if (this.stopping()) throw new KafkaWireError('CLIENT_CLOSED', `group member ${this.describe()} is stopping`);
-        if (this.resetMemberId) {
-          this._memberId = '';
-          this.resetMemberId = false;
-        }
-        const metadata = encodeSubscription({ topics: this.topics, userData: this.userData, ownedPartitions: toTopicPartitions(this.owned) });
-        const join = await this.client.groupRequest(
-          this.groupId,
-          this.lane,
-          'JoinGroup',
-          () =>
-            joinGroupRequest({
-              groupId: this.groupId,
-              sessionTimeoutMs: this.sessionTimeoutMs,
-              rebalanceTimeoutMs: this.rebalanceTimeoutMs,
-              memberId: this._memberId,
-              groupInstanceId: this.groupInstanceId,
-              protocolType: CONSUMER_PROTOCOL_TYPE,
-              protocols: [{ name: STICKY_ROUND_ROBIN, metadata }],
-              reason,
-            }),
-          (r) => r.errorCode,
-          { retryForMs, extraTimeoutMs: this.rebalanceTimeoutMs },
-        );
-        if (join.errorCode === KafkaCode.MEMBER_ID_REQUIRED) {
-          // KIP-394: the coordinator hands out the member id first; join again with it.
-          this._memberId = join.memberId;
-          continue;
-        }
-        if (join.errorCode === KafkaCode.UNKNOWN_MEMBER_ID) {
-          this._memberId = '';
-          continue;
-        }
-        if (join.errorCode === KafkaCode.REBALANCE_IN_PROGRESS || join.errorCode === KafkaCode.ILLEGAL_GENERATION) {
-          await sleep(this.client.retryBackoffMs);
-          continue;
-        }
-        if (join.errorCode !== 0) throw this.groupError('JoinGroup', join.errorCode);
-        if (join.protocolName !== null && join.protocolName !== STICKY_ROUND_ROBIN) {
-          throw new KafkaWireError('KAFKA_ERROR', `JoinGroup ${this.groupId}: the coordinator chose protocol ${join.protocolName}, this member offered only ${STICKY_ROUND_ROBIN}`);
-        }
-        this._memberId = join.memberId;
-        this._leaderId = join.leader;
-        let assignments: { memberId: string; assignment: Uint8Array }[] = [];
-        if (join.leader === join.memberId) {
-          if (join.skipAssignment) {
-            // A static leader rejoined a stable group: the assignment stands (KIP-814), but
-            // note the partition counts so that a later change still triggers a rebalance.
-            this.assignedCounts = await partitionCounts(this.client, subscribedTopics(this.topics, join.members));
-          } else {
-            const leader = await leaderAssignment(this.client, this.groupId, this.topics, join.members, (e) => this.report(e));
-            this.assignedCounts = leader.counts;
-            assignments = leader.assignments;
-          }
-        }
-        const sync = await this.client.groupRequest(
-          this.groupId,
-          this.lane,
-          'SyncGroup',
-          () =>
-            syncGroupRequest({
-              groupId: this.groupId,
-              generationId: join.generationId,
-              memberId: this._memberId,
-              groupInstanceId: this.groupInstanceId,
-              protocolType: CONSUMER_PROTOCOL_TYPE,
-              protocolName: join.protocolName ?? STICKY_ROUND_ROBIN,
-              assignments,
-            }),
-          (r) => r.errorCode,
-          { retryForMs, extraTimeoutMs: this.rebalanceTimeoutMs },
-        );
-        if (sync.errorCode === KafkaCode.REBALANCE_IN_PROGRESS || sync.errorCode === KafkaCode.ILLEGAL_GENERATION) continue;
-        if (sync.errorCode === KafkaCode.UNKNOWN_MEMBER_ID) {
-          this._memberId = '';
-          continue;
-        }
-        if (sync.errorCode !== 0) throw this.groupError('SyncGroup', sync.errorCode);
-        this._generationId = join.generationId;
-        this.heartbeats.sessionAlive(Date.now());
-        const subscribed = new Set(this.topics);
-        const partitions = fromTopicPartitions(decodeAssignment(sync.assignment).assignedPartitions).filter((tp) => subscribed.has(tp.topic));
-        return { partitions, generationId: join.generationId };
-      }
+      return await joinAndSync(this.client, this.settings, this.roundHost, reason);
     } finally {
       this.inRound = false;
     }
   }
 
-  private groupError(what: string, code: number): KafkaWireError {
-    if (code === KafkaCode.FENCED_INSTANCE_ID) {
-      return new KafkaWireError(
-        'GROUP_FENCED',
-        `${what} ${this.groupId}: another process now uses group.instance.id ${this.groupInstanceId ?? ''} (${kafkaCodeName(code)}); this one stops`,
-        { kafkaCode: code },
-      );
-    }
-    const hint =
-      code === KafkaCode.INCONSISTENT_GROUP_PROTOCOL
-        ? ` (the group's members use another protocol type or assignor than ${CONSUMER_PROTOCOL_TYPE}/${STICKY_ROUND_ROBIN})`
-        : code === KafkaCode.INVALID_SESSION_TIMEOUT
-          ? ` (sessionTimeoutMs ${this.sessionTimeoutMs} is outside the broker's group.min/max.session.timeout.ms)`
-          : '';
-    return new KafkaWireError('KAFKA_ERROR', `${what} ${this.groupId} as ${this.describe()}: ${kafkaCodeName(code)}${hint}`, { kafkaCode: code });
-  }
-
   /** Leader: a rebalance when a subscribed topic's partition count changed since the assignment. */
   private async checkMetadata(): Promise<void> {
     try {
-      for (const [topic, n] of this.assignedCounts) {
-        const now = await this.client.partitionCount(topic);
-        if (now !== n) {
-          this.requestRejoin(`topic ${topic} has ${now} partitions, the assignment was made for ${n}`, false);
-          return;
-        }
-      }
+      const change = await partitionCountChange(this.client, this.assignedCounts);
+      if (change !== undefined) this.requestRejoin(change, false);
     } catch (e) {
       this.report(e instanceof KafkaWireError ? e : new KafkaWireError('KAFKA_ERROR', `metadata check: ${String(e)}`, { cause: e }));
-    }
-  }
-
-  // ---------------------------------------------------------------- heartbeat answers
-
-  private onHeartbeat(code: number, sentAt: number, generationId: number): void {
-    switch (code) {
-      case KafkaCode.NONE:
-        this.heartbeats.sessionAlive(sentAt);
-        return;
-      case KafkaCode.REBALANCE_IN_PROGRESS:
-        // The coordinator counts this beat: the session lives on while the member revokes.
-        this.heartbeats.sessionAlive(sentAt);
-        this.requestRejoin('the group is rebalancing', false);
-        return;
-      case KafkaCode.ILLEGAL_GENERATION:
-        this.requestRejoin(`generation ${generationId} is over (the group rebalanced without this member)`, true);
-        return;
-      case KafkaCode.UNKNOWN_MEMBER_ID:
-        this.requestRejoin('the coordinator no longer knows this member (its session expired)', true, true);
-        return;
-      case KafkaCode.FENCED_INSTANCE_ID:
-        this.stopFatally(this.groupError('Heartbeat', code));
-        return;
-      default:
-        this.stopFatally(this.groupError('Heartbeat', code));
     }
   }
 }
