@@ -49,37 +49,25 @@ export function createApp(config: EngineConfig, log: Logger): App {
   const pool = createPool(config.workers);
   const clientId = `smartgrid-stream@${instanceId}`;
   const topics = STREAM_LIST.map((s) => config.topics[s.name]);
+  // What both read paths take; each adds its own.
+  const common = {
+    brokers: config.kafkaBrokers,
+    groupId: config.groupId,
+    clientId,
+    fromBeginning: config.startingOffsets === 'earliest',
+    maxBytesPerPartition: config.maxBytesPerPartition,
+    maxBytes: config.maxBytes,
+    maxWaitMs: config.maxWaitMs,
+    reachability,
+  };
   const source: RecordSource =
     config.kafkaClient === 'wire'
       ? new WireSource(
-          {
-            brokers: config.kafkaBrokers,
-            groupId: config.groupId,
-            clientId,
-            fromBeginning: config.startingOffsets === 'earliest',
-            maxBytesPerPartition: config.maxBytesPerPartition,
-            maxBytes: config.maxBytes,
-            maxWaitMs: config.maxWaitMs,
-            readCommitted: config.isolationLevel === 'read_committed',
-            reachability,
-            security: config.kafkaSecurity,
-          },
+          { ...common, readCommitted: config.isolationLevel === 'read_committed', security: config.kafkaSecurity },
           log.child('kafka'),
         )
       : new KafkaSource(
-          {
-            brokers: config.kafkaBrokers,
-            groupId: config.groupId,
-            clientId,
-            fromBeginning: config.startingOffsets === 'earliest',
-            maxBytesPerPartition: config.maxBytesPerPartition,
-            maxBytes: config.maxBytes,
-            maxWaitMs: config.maxWaitMs,
-            partitionsConcurrency: config.partitionsConcurrency,
-            sessionTimeoutMs: config.sessionTimeoutMs,
-            reachability,
-            topics,
-          },
+          { ...common, partitionsConcurrency: config.partitionsConcurrency, sessionTimeoutMs: config.sessionTimeoutMs, topics },
           log.child('kafka'),
         );
   let probes: Probes | null = null;
