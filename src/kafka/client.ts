@@ -8,18 +8,11 @@
  * offset) to read, typically from its own snapshot, and may commit offsets to a group so
  * that lag tools see its position.
  */
+import { listOffsets } from './list-offsets.js';
 import { Connection, checkApiVersions } from './connection.js';
+import { KafkaCode, KafkaWireError } from './errors.js';
 import {
-  KafkaCode,
-  KafkaWireError,
-  REFRESH_METADATA_CODES,
-  kafkaCodeName,
-} from './errors.js';
-import {
-  EARLIEST,
-  LATEST,
   fetchRequest,
-  listOffsetsRequest,
   metadataRequest,
   type BrokerInfo,
   type FetchResponse,
@@ -308,44 +301,24 @@ export class KafkaWireClient {
    * watermark, or last stable offset with readCommitted) or a timestamp in ms (first
    * offset whose timestamp is at or after it; -1 when there is none).
    */
-  async listOffsets(
+  listOffsets(
     partitions: readonly TopicPartition[],
     at: 'earliest' | 'latest' | number,
     options: { readCommitted?: boolean } = {},
   ): Promise<PartitionOffset[]> {
-    const timestamp = at === 'earliest' ? EARLIEST : at === 'latest' ? LATEST : BigInt(at);
-    const result = new Map<string, bigint>();
-    await this.retrying('ListOffsets', async () => {
-      const todo = partitions.filter((p) => !result.has(tpKey(p.topic, p.partition)));
-      const byLeader = new Map<number, { topic: string; partition: number; timestamp: bigint; leaderEpoch: number }[]>();
-      for (const p of todo) {
-        const l = await this.leaderOf(p.topic, p.partition);
-        let list = byLeader.get(l.leaderId);
-        if (list === undefined) byLeader.set(l.leaderId, (list = []));
-        list.push({ ...p, timestamp, leaderEpoch: l.leaderEpoch });
-      }
-      let retry: KafkaWireError | undefined;
-      await Promise.all(
-        [...byLeader].map(async ([leader, reqs]) => {
-          const c = await this.brokerConnection(leader);
-          const res = await this.sendOn(c, listOffsetsRequest(reqs, options.readCommitted ?? false));
-          for (const r of res) {
-            if (r.errorCode === 0) result.set(tpKey(r.topic, r.partition), r.offset);
-            else if (REFRESH_METADATA_CODES.has(r.errorCode)) {
-              this.forgetLeader(r.topic, r.partition);
-              retry = new KafkaWireError('KAFKA_ERROR', `ListOffsets ${r.topic}[${r.partition}]: ${kafkaCodeName(r.errorCode)}`, { canRetry: true, kafkaCode: r.errorCode });
-            } else {
-              throw new KafkaWireError('KAFKA_ERROR', `ListOffsets ${r.topic}[${r.partition}]: ${kafkaCodeName(r.errorCode)}`, { kafkaCode: r.errorCode });
-            }
-          }
-        }),
-      ).catch((e: unknown) => {
-        if (e instanceof KafkaWireError && e.canRetry) this.leaders.clear();
-        throw e;
-      });
-      if (retry !== undefined) throw retry;
-    });
-    return partitions.map((p) => ({ ...p, offset: result.get(tpKey(p.topic, p.partition))! }));
+    return listOffsets(
+      {
+        leaderOf: (t, p) => this.leaderOf(t, p),
+        brokerConnection: (id) => this.brokerConnection(id),
+        sendOn: (c, spec) => this.sendOn(c, spec),
+        retrying: (what, op) => this.retrying(what, op),
+        forgetLeader: (t, p) => this.forgetLeader(t, p),
+        forgetLeaders: () => this.leaders.clear(),
+      },
+      partitions,
+      at,
+      options,
+    );
   }
 
   // ---------------------------------------------------------------- offsets of a group
