@@ -104,6 +104,7 @@ export function createApp(config: EngineConfig, log: Logger): App {
     kafkaUnreachableSeconds: (now) => reachability.unreachableForMs(now) / 1000,
     ready: (now) => ready.readyz(now).status === 'ok',
     healthy: (now) => ready.health(now).status === 'ok',
+    kafkaClient: config.kafkaClient,
   });
   let server: Server | null = null;
   let stopRequested: (() => void) | null = null;

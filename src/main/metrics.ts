@@ -184,9 +184,11 @@ export interface MetricsView {
   kafkaUnreachableSeconds(now: number): number;
   ready(now: number): boolean;
   healthy(now: number): boolean;
+  /** The Kafka read path (--kafka-client), for smartgrid_build_info. */
+  kafkaClient: string;
 }
 
-export const BUILD_INFO = { version: packageVersion(), nodejs: process.versions.node, kafka_client: 'kafkajs' } as const;
+export const BUILD_INFO = { version: packageVersion(), nodejs: process.versions.node } as const;
 
 /**
  * Registers every engine metric on `m.registry`: counters and gauges read the plain
@@ -222,7 +224,7 @@ export function registerEngineMetrics(m: EngineMetrics, view: MetricsView): void
   };
 
   new Gauge({ name: 'smartgrid_build_info', help: 'Version of the engine, Node.js and Kafka client; always 1.', labelNames: ['version', 'nodejs', 'kafka_client'], registers }).set(
-    { ...BUILD_INFO },
+    { ...BUILD_INFO, kafka_client: view.kafkaClient },
     1,
   );
   gauge('smartgrid_start_time_seconds', 'When the engine started (Unix seconds).', [], (set) => set({}, m.startedAt / 1000));

@@ -161,6 +161,7 @@ test('operations: probes through start-up and a PostgreSQL outage, a scrape prom
     assert.equal(Number(result[0].value[1]), app.metrics.totalIn(), 'Prometheus read the engine’s count');
     const info = await api(`query?query=${encodeURIComponent('smartgrid_build_info')}`);
     assert.equal(info?.result?.[0].metric.nodejs, process.versions.node);
+    assert.equal(info?.result?.[0].metric.kafka_client, 'wire');
     const rules = await api('rules');
     assert.equal(rules?.groups?.[0].rules.length, 8, 'the shipped alert rules are loaded');
   });

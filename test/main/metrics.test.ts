@@ -23,6 +23,7 @@ const view = (over: Partial<ReturnType<MetricsView['status']>> = {}): MetricsVie
   kafkaUnreachableSeconds: () => 0.1,
   ready: () => true,
   healthy: () => false,
+  kafkaClient: 'wire',
 });
 
 /** Samples of one metric: labels text → value. */
@@ -86,6 +87,7 @@ test('metrics: process metrics, build info, no non-finite watermark samples', as
   assert.equal(info.length, 1);
   assert.match(info[0][0], new RegExp(`nodejs="${process.versions.node}"`));
   assert.match(info[0][0], /version="\d+\.\d+\.\d+"/);
+  assert.match(info[0][0], /kafka_client="wire"/, 'the read path in use, not a constant');
   assert.equal(info[0][1], 1);
   const wm = samples(text, 'smartgrid_watermark_delay_seconds');
   assert.deepEqual([...wm.keys()], ['{topic="s"}', '{topic="w"}'], 'a topic without a watermark has no sample');
