@@ -202,7 +202,7 @@ export class WireSource implements RecordSource {
       const s = this.sought.get(k);
       return { ...r, offset: s !== undefined ? BigInt(s) : (current.get(k) ?? resolved.get(k)!) };
     });
-    this.log.debug("assign", { list: list.map((l) => `${l.topic}[${l.partition}]@${l.offset}`) });
+    this.log.debug('reading partitions from', { list: list.map((l) => `${l.topic}[${l.partition}]@${l.offset}`) });
     this.fetcher.assign(list);
   }
 
@@ -238,7 +238,6 @@ export class WireSource implements RecordSource {
           continue;
         }
         if (p.records.length === 0) continue;
-        this.log.debug("fetched", { topic: p.topic, partition: p.partition, from: Number(p.fetchOffset), next: Number(p.nextOffset) });
         // Large responses arrive in shared memory (src/kafka/connection.ts): the worker
         // reads the batches in place. A small one is copied into an ArrayBuffer of its own,
         // transferred without taking the rest of the response along.
