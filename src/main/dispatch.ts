@@ -9,7 +9,10 @@ import { route } from './router.js';
 import type { RawRecords, SourceMessage } from './source.js';
 import type { StreamOperator } from './stream.js';
 
-/** A task's result, and rejected record j (index into `result.rejected`) as a message. */
+/**
+ * A task's result, and rejected record j (index into `result.rejected`) as a message whose
+ * key and value are copies (a dead letter must not pin the fetched response).
+ */
 export interface TaskOutcome {
   result: AggregateResult;
   rejected(j: number): SourceMessage;
@@ -29,7 +32,12 @@ export function dispatchMessages(msgs: SourceMessage[], taskRecords: number, c: 
   return Promise.all(
     tasks.map(async (t) => {
       const result = await c.pool.run(t.task);
-      return { result, rejected: (j: number) => msgs[t.index[result.rejected[j]]] };
+      // Copies: kafkajs's messages are slices of a large response we must not pin.
+      const rejected = (j: number): SourceMessage => {
+        const m = msgs[t.index[result.rejected[j]]];
+        return { offset: m.offset, key: m.key === null ? null : Buffer.from(m.key), value: m.value === null ? null : Buffer.from(m.value) };
+      };
+      return { result, rejected };
     }),
   );
 }
@@ -52,4 +60,5 @@ export async function dispatchRaw(raw: RawRecords, fetchOffset: number, endOffse
   ];
 }
 
+/** The worker already copied them: a view is enough. */
 const toBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));

@@ -10,6 +10,7 @@ import { packageVersion } from '../common/version.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KIND_NAMES, STREAM_LIST } from '../common/streams.js';
 import { R_LATE, REASONS, type AggregateResult } from '../workers/protocol.js';
+import type { EngineStatus } from './engine-types.js';
 import type { SinkCounts } from './sink.js';
 
 /** What happened to an input record, as counted in smartgrid_records_in_total. */
@@ -170,16 +171,7 @@ export class EngineMetrics {
 
 /** What the exporter reads besides EngineMetrics (the engine, the probes). */
 export interface MetricsView {
-  status(): {
-    topics: string[];
-    watermarks: number[];
-    partitions: { topic: string; partition: number; lag: number }[];
-    openWindows: number[];
-    openStates: number[];
-    pendingRows: number;
-    workerThreads: number;
-    recentRate: number;
-  };
+  status(): Pick<EngineStatus, 'topics' | 'watermarks' | 'partitions' | 'openWindows' | 'openStates' | 'pendingRows' | 'workerThreads' | 'recentRate'>;
   /** Seconds since Kafka last answered a request. */
   kafkaUnreachableSeconds(now: number): number;
   ready(now: number): boolean;

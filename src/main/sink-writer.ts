@@ -70,9 +70,9 @@ export class SinkWriter {
         topic,
         partition,
         offset: msg.offset,
-        // Copies: the fetched buffers are slices of a large response we must not pin.
-        key: msg.key === null ? null : Buffer.from(msg.key),
-        payload: msg.value === null ? null : Buffer.from(msg.value),
+        // Already copies (see dispatch.ts): nothing here pins a fetched response.
+        key: msg.key,
+        payload: msg.value,
         reason,
         error: r.errors[j],
       });
