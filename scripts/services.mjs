@@ -541,6 +541,10 @@ share.coordinator.state.topic.min.isr=1
 
 # Fast consumer-group joins (default waits 3 s for each new group).
 group.initial.rebalance.delay.ms=0
+# Engines started with --group-member --session-timeout 2s (tests) fail over quickly; the
+# broker's default floor is 6 s. Production brokers keep theirs (README "Running several
+# instances").
+group.min.session.timeout.ms=1000
 
 # Small footprint on a 2-core machine.
 log.cleaner.dedupe.buffer.size=2097152

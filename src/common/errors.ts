@@ -25,6 +25,8 @@ export const ErrorCodes = [
   'STATE_LIMIT',
   // another engine instance holds the checkpoint directory or is a member of the group
   'INSTANCE_CONFLICT',
+  // --group-member: another member owns the partition now (its lease row in PostgreSQL names it)
+  'PARTITION_FENCED',
   'INTERNAL',
   // report (src/report): the aggregate tables or the report views are not there yet
   'SCHEMA_MISSING',

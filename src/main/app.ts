@@ -3,6 +3,9 @@
  * tests that run the engine in-process.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { MemberFence } from './member-sink.js';
+import { PartitionStateStore } from './partition-state.js';
 import { join } from 'node:path';
 import { CheckpointStore } from './checkpoint.js';
 import { groupDirName, type EngineConfig } from './config.js';
@@ -42,7 +45,13 @@ export interface App {
 export function createApp(config: EngineConfig, log: Logger): App {
   const metrics = new EngineMetrics();
   const reachability = new KafkaReachability(log.child('kafka'));
-  const sink = new PgSink(config.postgres, log.child('sink'), { statementTimeoutMs: config.sinkStatementTimeoutMs });
+  // --group-member: who this member is in the group's current generation (the engine sets
+  // it at each assignment); the sink and the partition snapshots check it in PostgreSQL.
+  const fence: MemberFence = { groupId: config.groupId, generation: -1, memberId: '', instanceId: config.instanceId ?? hostname() };
+  const sink = new PgSink(config.postgres, log.child('sink'), {
+    statementTimeoutMs: config.sinkStatementTimeoutMs,
+    ...(config.groupMember ? { fence: () => fence } : {}),
+  });
   // Sorts by start time (fixed-width base 36 milliseconds): the single-instance check
   // lets the earlier of two engines that joined at once keep the group.
   const instanceId = `${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -63,7 +72,12 @@ export function createApp(config: EngineConfig, log: Logger): App {
   const source: RecordSource =
     config.kafkaClient === 'wire'
       ? new WireSource(
-          { ...common, readCommitted: config.isolationLevel === 'read_committed', security: config.kafkaSecurity },
+          {
+            ...common,
+            readCommitted: config.isolationLevel === 'read_committed',
+            security: config.kafkaSecurity,
+            ...(config.groupMember ? { member: { instanceId: fence.instanceId, sessionTimeoutMs: config.sessionTimeoutMs } } : {}),
+          },
           log.child('kafka'),
         )
       : new KafkaSource(
@@ -86,18 +100,42 @@ export function createApp(config: EngineConfig, log: Logger): App {
           probes?.assigned(a.length);
           h.onAssignment(a);
         },
+        ...(h.onPartitionsAssigned === undefined
+          ? {}
+          : {
+              onPartitionsAssigned: async (a, generation, memberId) => {
+                const from = await h.onPartitionsAssigned!(a, generation, memberId);
+                probes?.assigned(a.length);
+                return from;
+              },
+            }),
       }),
     seek: (t, p, o) => source.seek(t, p, o),
     pause: () => source.pause(),
     commit: (o) => source.commit(o),
     stop: () => source.stop(),
   };
-  const dir = join(config.checkpointDir, groupDirName(config.groupId));
-  const checkpoints = new CheckpointStore(dir, config.checkpointsKept, log.child('checkpoint'));
-  const lock = new DirLock(dir, instanceId);
-  const groupLock = new GroupLock(config.postgres, config.groupId, instanceId, log.child('lock'));
-  const engine = new Engine(config, { source: watched, sink, pool, checkpoints, metrics, log, lock, groupLock });
-  probes = new Probes(engine, metrics, reachability, { kafkaUnreachableAfterMs: config.kafkaUnreachableAfterMs });
+  let engine: Engine;
+  if (config.groupMember) {
+    // State per partition in PostgreSQL, leases instead of the directory and group locks.
+    const states = new PartitionStateStore(sink, () => fence, log.child('checkpoint'));
+    engine = new Engine(config, {
+      source: watched,
+      sink,
+      pool,
+      checkpoints: states,
+      metrics,
+      log,
+      member: { fence, claim: (parts) => states.claim(parts) },
+    });
+  } else {
+    const dir = join(config.checkpointDir, groupDirName(config.groupId));
+    const checkpoints = new CheckpointStore(dir, config.checkpointsKept, log.child('checkpoint'));
+    const lock = new DirLock(dir, instanceId);
+    const groupLock = new GroupLock(config.postgres, config.groupId, instanceId, log.child('lock'));
+    engine = new Engine(config, { source: watched, sink, pool, checkpoints, metrics, log, lock, groupLock });
+  }
+  probes = new Probes(engine, metrics, reachability, { kafkaUnreachableAfterMs: config.kafkaUnreachableAfterMs, member: config.groupMember });
   const ready = probes;
   registerEngineMetrics(metrics, {
     status: () => engine.status(),

@@ -33,7 +33,10 @@ export interface BatchFlowHost {
 }
 
 export interface BatchFlowParts {
-  streams: readonly StreamOperator[];
+  /** The operator of a partition's records; undefined when the partition is not this instance's (member mode). */
+  operatorOf: (ps: PartState) => StreamOperator | undefined;
+  /** Member mode: positions exist only for assigned partitions; a batch of another is dropped. */
+  member: boolean;
   positions: Positions;
   writer: SinkWriter;
   checkpointer: Checkpointer;
@@ -103,8 +106,11 @@ export class BatchFlow {
     await this.gate(ctx);
     if (this.host.stopping()) return false;
     const { positions, opts, deps, writer, checkpointer } = this.p;
-    const ps = positions.part(batch.topic, batch.partition);
-    const s = this.p.streams[ps.kind];
+    const ps = this.p.member ? positions.get(batch.topic, batch.partition) : positions.part(batch.topic, batch.partition);
+    // Member mode: the partition went to another member while the batch waited.
+    if (ps === undefined || (this.p.member && !ps.assigned)) return false;
+    const s = this.p.operatorOf(ps);
+    if (s === undefined) return false;
     const plan = batch.raw === undefined ? positions.plan(ps, batch) : positions.planRaw(ps, batch.raw);
     if (plan.action === 'seek') {
       // The source fetched from its own position before our seek took effect.

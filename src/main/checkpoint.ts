@@ -162,18 +162,37 @@ export class CheckpointStore {
   }
 }
 
-/** Writes format 4 to an open file, a piece at a time, hashing as it goes. */
-async function writeSnapshot(fh: FileHandle, snap: Snapshot): Promise<void> {
-  const hash = createHash('sha256');
+/** Writes format 4 to an open file, a piece at a time. */
+function writeSnapshot(fh: FileHandle, snap: Snapshot): Promise<void> {
   let pos = 0;
-  const put = async (b: Uint8Array, hashed = true): Promise<void> => {
-    if (hashed) hash.update(b);
+  return encodeSnapshot(snap, async (b) => {
     let done = 0;
     while (done < b.length) {
       const { bytesWritten } = await fh.write(b, done, b.length - done, pos);
       done += bytesWritten;
       pos += bytesWritten;
     }
+  });
+}
+
+/** Format 4 as one buffer (per-partition snapshots stored in PostgreSQL, see partition-state.ts). */
+export async function snapshotBytes(snap: Snapshot): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  await encodeSnapshot(snap, (b) => {
+    parts.push(Uint8Array.prototype.slice.call(b));
+    return Promise.resolve();
+  });
+  return Buffer.concat(parts);
+}
+
+/** Encodes format 4 a piece at a time, hashing as it goes; `out` gets each piece in order. */
+async function encodeSnapshot(snap: Snapshot, out: (b: Uint8Array) => Promise<void>): Promise<void> {
+  const hash = createHash('sha256');
+  let pos = 0;
+  const put = async (b: Uint8Array, hashed = true): Promise<void> => {
+    if (hashed) hash.update(b);
+    pos += b.length;
+    await out(b);
   };
   const header = {
     ...snap,

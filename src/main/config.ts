@@ -96,7 +96,9 @@ export const engineOptions = (read: Reader) => ({
   maxBytes: read(opt('--max-bytes', 'SMARTGRID_MAX_BYTES', '16mb', bytes(1024, 1073741824), 'Kafka fetch size per request')),
   maxWaitMs: read(opt('--max-wait', 'SMARTGRID_MAX_WAIT', '100ms', duration(0, 60000), 'how long the broker may wait to fill a fetch')),
   partitionsConcurrency: read(opt('--partitions-concurrency', 'SMARTGRID_PARTITIONS_CONCURRENCY', '4', int(1, 256), 'partition batches processed at once (kafkajs client)')),
-  sessionTimeoutMs: read(opt('--session-timeout', 'SMARTGRID_SESSION_TIMEOUT', '30s', duration(6000, 300000), 'Kafka group session timeout: how soon a crashed instance\'s partitions move (kafkajs client)')),
+  groupMember: read(opt('--group-member', 'SMARTGRID_GROUP_MEMBER', 'false', bool, 'share the partitions with the other instances of --group-id (Kafka group protocol, static membership); state per partition in PostgreSQL (wire client)')),
+  instanceId: unset(read(opt('--instance-id', 'SMARTGRID_INSTANCE_ID', '', anyText, 'with --group-member: this instance\'s static member id, unique and stable across restarts (default: the host name)'))),
+  sessionTimeoutMs: read(opt('--session-timeout', 'SMARTGRID_SESSION_TIMEOUT', '30s', duration(1000, 300000), 'Kafka group session timeout: how soon a crashed instance\'s partitions move to the others (--group-member, kafkajs client)')),
   kafkaUnreachableAfterMs: read(opt('--kafka-unreachable-after', 'SMARTGRID_KAFKA_UNREACHABLE_AFTER', '30s', duration(1000), '/readyz answers 503 when Kafka has not answered for longer than this')),
   checkpointDir: read(opt('--checkpoint-dir', 'CHECKPOINT_DIR', './checkpoints', text, 'directory for state snapshots (one subfolder per group id)')),
   checkpointIntervalMs: read(opt('--checkpoint-interval', 'SMARTGRID_CHECKPOINT_INTERVAL', '10s', duration(100), 'how often state is snapshotted and offsets committed')),
@@ -155,6 +157,9 @@ export function loadConfig(argv: readonly string[], env: Env): { config: EngineC
   const secured = sec.ca !== undefined || sec.cert !== undefined || sec.insecure || sec.mechanism !== undefined;
   if (secured && config.kafkaClient === 'kafkajs') {
     throw new ConfigError('--kafka-client', 'TLS and SASL are supported by the wire client only; drop --kafka-client kafkajs');
+  }
+  if (config.groupMember && config.kafkaClient === 'kafkajs') {
+    throw new ConfigError('--group-member', 'needs the wire client; drop --kafka-client kafkajs');
   }
   if (sec.mechanism !== undefined && (sec.username === undefined || sec.passwordFile === undefined)) {
     throw new ConfigError('--kafka-sasl-mechanism', 'needs --kafka-sasl-username and --kafka-sasl-password-file');

@@ -2,14 +2,15 @@
  * The engine's options, dependencies and status, apart from the engine so that the parts
  * and tests can name them without the class.
  */
-import type { CheckpointStore } from './checkpoint.js';
+import type { CheckpointStore, TopicSnapshot } from './checkpoint.js';
+import type { MemberFence } from './member-sink.js';
 import type { DirLock } from './dir-lock.js';
 import type { OwnerLock } from './single-owner.js';
 import type { Logger } from '../common/log.js';
 import type { EngineMetrics } from './metrics.js';
 import type { AggregatePool } from './pool.js';
 import type { Sink } from './sink.js';
-import type { RecordSource } from './source.js';
+import type { PartitionRef, RecordSource } from './source.js';
 
 export interface EngineOptions {
   groupId: string;
@@ -39,6 +40,8 @@ export interface EngineOptions {
   sinkStallTimeoutMs: number;
   /** Failed checkpoints in a row that are survived (the next one is tried as usual). */
   checkpointFailuresTolerated: number;
+  /** --group-member: partitions come from the consumer group; state per partition (deps.member). */
+  groupMember?: boolean;
 }
 
 export interface EngineDeps {
@@ -56,6 +59,15 @@ export interface EngineDeps {
   lock?: DirLock;
   /** The consumer group's lock in PostgreSQL (group-lock.ts), taken after the directory's. */
   groupLock?: OwnerLock;
+  /**
+   * --group-member: the member's identity in the current generation (the engine sets it
+   * at each assignment; the sink and `checkpoints` read it) and the partitions' leases and
+   * snapshots (partition-state.ts; `checkpoints` is the same store).
+   */
+  member?: {
+    fence: MemberFence;
+    claim(parts: PartitionRef[]): Promise<Map<string, TopicSnapshot | null>>;
+  };
 }
 
 export interface EngineStatus {

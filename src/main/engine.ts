@@ -34,7 +34,7 @@
  *   differently produces the same digits (floating-point sums would not).
  */
 import { STREAM_LIST, type Kind } from '../common/streams.js';
-import { applyAssignment, refreshBacklog } from './assignment.js';
+import { applyAssignment, refreshBacklog, restorePartitions } from './assignment.js';
 import type { EngineDeps, EngineOptions, EngineStatus } from './engine-types.js';
 import type { Snapshot, TopicSnapshot } from './checkpoint.js';
 import { Checkpointer } from './checkpointer.js';
@@ -56,6 +56,9 @@ class StoppedDuringStartup extends Error {}
 
 export class Engine {
   private readonly streams: StreamOperator[];
+  /** --group-member: one operator per assigned partition (state and watermark of its own). */
+  private readonly member: boolean;
+  private readonly partOps = new Map<string, StreamOperator>();
   private readonly byTopic = new Map<string, StreamOperator>();
   private readonly positions: Positions;
   private readonly writer: SinkWriter;
@@ -90,13 +93,18 @@ export class Engine {
         new StreamOperator(kind as Kind, opts.topics[spec.name], opts.windowMs[spec.name], opts.allowedLatenessMs, opts.idleTimeoutMs),
     );
     for (const s of this.streams) this.byTopic.set(s.topic, s);
+    this.member = opts.groupMember === true;
+    if (this.member && deps.member === undefined) throw new SmartGridError('INTERNAL', 'member mode needs deps.member');
     this.positions = new Positions((topic) => this.byTopic.get(topic)?.kind);
     this.writer = new SinkWriter(deps.sink, deps.metrics, deps.log, opts, this.now, () => this.flow.wake(), () => this.fatal);
     this.checkpointer = new Checkpointer(deps.checkpoints, deps.source, deps.metrics, deps.log, opts, this.now);
     this.owner = new SingleOwner(deps.lock, deps.source, opts.groupId, deps.log, deps.groupLock);
     this.stateLimit = new StateLimit(opts.maxOpenStates, opts.stateLimitGraceMs ?? opts.idleTimeoutMs + 5000, deps.log);
     this.flow = new BatchFlow(
-      { streams: this.streams, positions: this.positions, writer: this.writer, checkpointer: this.checkpointer, stateLimit: this.stateLimit, deps, opts, now: this.now },
+      {
+        operatorOf: (ps) => (this.member ? this.partOps.get(ps.topic + ':' + ps.partition) : this.streams[ps.kind]),
+        member: this.member,
+        positions: this.positions, writer: this.writer, checkpointer: this.checkpointer, stateLimit: this.stateLimit, deps, opts, now: this.now },
       {
         stopping: () => this.stopping,
         ownership: () => this.ownership,
@@ -113,23 +121,45 @@ export class Engine {
     return this.deps.log;
   }
 
+  /** The operators holding state: one per stream, or (member mode) one per assigned partition. */
+  private operators(): Iterable<StreamOperator> {
+    return this.member ? this.partOps.values() : this.streams;
+  }
+
   /** Open (window, group) states over all streams. */
   openStates(): number {
-    return this.streams.reduce((n, s) => n + s.store.openStates, 0);
+    let n = 0;
+    for (const s of this.operators()) n += s.store.openStates;
+    return n;
+  }
+
+  /** Per stream: its watermark (member mode: the lowest of its partitions'; -Infinity with none). */
+  private watermarkOf(s: StreamOperator): number {
+    if (!this.member) return s.clock.watermark;
+    let min = Infinity;
+    for (const op of this.partOps.values()) if (op.kind === s.kind && op.clock.watermark < min) min = op.clock.watermark;
+    return min === Infinity ? -Infinity : min;
+  }
+
+  private sumOf(s: StreamOperator, f: (op: StreamOperator) => number): number {
+    if (!this.member) return f(s);
+    let n = 0;
+    for (const op of this.partOps.values()) if (op.kind === s.kind) n += f(op);
+    return n;
   }
 
   watermarks(): Record<string, number> {
-    return Object.fromEntries(this.streams.map((s) => [s.name, s.clock.watermark]));
+    return Object.fromEntries(this.streams.map((s) => [s.name, this.watermarkOf(s)]));
   }
 
   status(): EngineStatus {
     const parts = this.positions.assigned();
     return {
       topics: this.streams.map((s) => s.topic),
-      watermarks: this.streams.map((s) => s.clock.watermark),
+      watermarks: this.streams.map((s) => this.watermarkOf(s)),
       partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, lag: Math.max(0, p.high - (p.next ?? p.high)) })),
-      openWindows: this.streams.map((s) => s.store.openWindows),
-      openStates: this.streams.map((s) => s.store.openStates),
+      openWindows: this.streams.map((s) => this.sumOf(s, (op) => op.store.openWindows)),
+      openStates: this.streams.map((s) => this.sumOf(s, (op) => op.store.openStates)),
       pendingRows: this.writer.pendingRows,
       started: this.started,
       assigned: parts.length,
@@ -150,14 +180,18 @@ export class Engine {
     const startup = <T>(p: Promise<T>): Promise<T> =>
       Promise.race([p, this.done.then(() => Promise.reject(new StoppedDuringStartup()))]);
     try {
-      await startup(this.owner.acquire((e) => this.fail(e)));
+      // Member mode: the group and the partitions' leases decide who owns what (no
+      // directory or group lock); state is restored per partition when assigned.
+      if (!this.member) await startup(this.owner.acquire((e) => this.fail(e)));
       await startup(source.connect());
-      await startup(this.owner.check('start'));
+      if (!this.member) await startup(this.owner.check('start'));
       await startup(source.ensureTopics(this.streams.map((s) => s.topic), this.opts.createTopics, this.opts.topicPartitions));
-      await checkpoints.removeLeftovers();
-      const snap = await startup(checkpoints.loadLatest());
-      if (snap !== null) this.restore(snap);
-      await startup(this.startingOffsets(snap !== null));
+      if (!this.member) {
+        await checkpoints.removeLeftovers();
+        const snap = await startup(checkpoints.loadLatest());
+        if (snap !== null) this.restore(snap);
+        await startup(this.startingOffsets(snap !== null));
+      }
     } catch (e) {
       await this.owner.release();
       if (e instanceof StoppedDuringStartup) {
@@ -172,12 +206,14 @@ export class Engine {
     this.started = true;
     const ticker = setInterval(() => this.tick(), Math.max(50, Math.min(1000, this.opts.idleTimeoutMs / 2)));
     try {
-      if (this.opts.availableNow && this.positions.allCaughtUp()) {
+      if (this.opts.availableNow && !this.member && this.positions.allCaughtUp()) {
         this.finish();
       } else {
         await source.run({
           onBatch: (b, ctx) => this.flow.onBatch(b, ctx),
           onAssignment: (a) => this.onAssignment(a),
+          onPartitionsAssigned: (parts, generation, memberId) => this.onPartitionsAssigned(parts, generation, memberId),
+          onPartitionsRevoked: (parts, lost) => this.onPartitionsRevoked(parts, lost),
           onFatal: (e) => this.fail(new SmartGridError('KAFKA_ERROR', 'the Kafka consumer stopped', { cause: e })),
         });
       }
@@ -247,6 +283,84 @@ export class Engine {
     this.sinkSignal.notify();
   }
 
+  // ---------------------------------------------------------------- group member mode
+
+  /**
+   * The group assigned `parts` to this member: take their leases, restore each one's state
+   * from its last snapshot (or start it empty), and say where to read each from.
+   */
+  private async onPartitionsAssigned(parts: PartitionRef[], generation: number, memberId: string): Promise<{ topic: string; partition: number; offset: number }[]> {
+    const m = this.deps.member!;
+    m.fence.generation = generation;
+    m.fence.memberId = memberId;
+    let from: { topic: string; partition: number; offset: number }[] = [];
+    try {
+      await this.checkpointer.exclusive(async () => {
+        from = await restorePartitions(parts, await m.claim(parts), {
+          streams: this.byTopic,
+          positions: this.positions,
+          source: this.deps.source,
+          opts: this.opts,
+          now: this.now(),
+          log: this.log,
+          add: (key, op) => this.partOps.set(key, op),
+        });
+      });
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    }
+    this.lastAssignmentChange = this.now();
+    this.checkpointer.requested = true;
+    this.sinkSignal.notify();
+    if (this.opts.availableNow && this.positions.allCaughtUp()) setImmediate(() => this.finish());
+    return from;
+  }
+
+  /**
+   * `parts` go to another member (or this one stops): unless they are already lost, write
+   * their final windows and snapshot them while this member still owns them; then drop
+   * their state.
+   */
+  private async onPartitionsRevoked(parts: PartitionRef[], lost: boolean): Promise<void> {
+    const keys = new Set(parts.map((p) => p.topic + ':' + p.partition));
+    try {
+      await this.checkpointer.exclusive(async () => {
+        this.flow.barrier = true;
+        try {
+          while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
+          if (!lost && this.fatal === null) {
+            const started = this.now();
+            this.tick();
+            await this.writer.flush();
+            const ops = [...keys].map((k) => this.partOps.get(k)).filter((op) => op !== undefined);
+            const topics = ops.map((op) => op.snapshot(this.positions.ofPart(op.topic, op.partition!)));
+            const offsets = this.positions.committable().filter((o) => keys.has(o.topic + ':' + o.partition));
+            this.capturing = true;
+            try {
+              await this.checkpointer.write(topics, offsets, true, started);
+            } finally {
+              this.capturing = false;
+            }
+          } else {
+            this.writer.dropPartitions(keys);
+          }
+          for (const p of parts) {
+            this.partOps.delete(p.topic + ':' + p.partition);
+            this.positions.remove(p.topic, p.partition);
+          }
+        } finally {
+          this.flow.barrier = false;
+          this.flow.wake();
+        }
+      });
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    }
+    this.lastAssignmentChange = this.now();
+  }
+
   // ---------------------------------------------------------------- finality
 
   /** Recomputes watermarks and moves final windows to the sink writer. */
@@ -260,7 +374,7 @@ export class Engine {
       this.rateAt = now;
     }
     let any = false;
-    for (const s of this.streams) {
+    for (const s of this.operators()) {
       const fin = s.takeFinal(now);
       if (fin.length === 0) continue;
       this.writer.addFinal(s.kind, fin);
@@ -302,7 +416,7 @@ export class Engine {
     try {
       while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
       if (finalWrite) {
-        for (const s of this.streams) this.writer.addFinal(s.kind, s.takeAll());
+        for (const s of this.operators()) this.writer.addFinal(s.kind, s.takeAll());
       } else {
         this.tick();
       }
@@ -313,7 +427,9 @@ export class Engine {
       // copying it (see WindowStore.snapshot), and the writer yields to the event loop
       // between pieces, so /health, heartbeats and timers keep running even for millions
       // of states; only merging waits. Offsets are committed once the file is durable.
-      const topics: TopicSnapshot[] = this.streams.map((s) => s.snapshot(this.positions.ofKind(s.kind)));
+      const topics: TopicSnapshot[] = this.member
+        ? [...this.partOps.values()].map((op) => op.snapshot(this.positions.ofPart(op.topic, op.partition!)))
+        : this.streams.map((s) => s.snapshot(this.positions.ofKind(s.kind)));
       this.capturing = true;
       try {
         await cp.write(topics, this.positions.committable(), finalWrite || this.stopping, started);

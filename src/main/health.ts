@@ -24,6 +24,8 @@ export interface ProbeOptions {
   kafkaUnreachableAfterMs: number;
   /** Readiness fails when the consumer has held no partition for this long after having had some. */
   unassignedAfterMs?: number;
+  /** --group-member: a member the group gave no partitions is a ready standby. */
+  member?: boolean;
 }
 
 export interface ProbeResult {
@@ -119,7 +121,7 @@ export class Probes {
 
   /** The consumer group assigned partitions (called by the source wrapper in app.ts). */
   assigned(count: number, now = Date.now()): void {
-    if (count > 0 && this.firstAssignmentAt === null) this.firstAssignmentAt = now;
+    if ((count > 0 || this.opts.member === true) && this.firstAssignmentAt === null) this.firstAssignmentAt = now;
   }
 
   livez(): ProbeResult {
@@ -133,7 +135,7 @@ export class Probes {
     if (st.fatal !== null) reasons.push(`the engine failed: ${st.fatal}`);
     if (this.firstAssignmentAt === null) {
       reasons.push('waiting for the consumer group to assign partitions');
-    } else if (st.assigned === 0 && now - st.lastAssignmentChange > (this.opts.unassignedAfterMs ?? 30_000)) {
+    } else if (st.assigned === 0 && this.opts.member !== true && now - st.lastAssignmentChange > (this.opts.unassignedAfterMs ?? 30_000)) {
       reasons.push(`the consumer has held no partitions for ${secs(now - st.lastAssignmentChange)} s`);
     }
     const down = this.kafka.unreachableForMs(now);

@@ -17,6 +17,7 @@ import { byStream } from '../common/streams.js';
 import { deadLetterRows, lines, streamRows } from './copy-rows.js';
 import type { Sink, SinkBatch, SinkCounts } from './sink.js';
 import { INSERT_REJECTED, SINK_TARGETS, STAGING_SQL } from './sink-sql.js';
+import { writeMemberFlush, type MemberFence } from './member-sink.js';
 
 /** The rows of one flush as COPY text lines, per target table (in SINK_TARGETS order). */
 type SinkLines = string[][];
@@ -48,7 +49,7 @@ const SQL_DIR = new URL('../../../sql/', import.meta.url);
 
 /** The schema (tables) and the analyst views, as shipped in sql/. */
 export async function schemaSql(): Promise<string[]> {
-  const files = ['schema.sql', 'views.sql', 'health.sql'];
+  const files = ['schema.sql', 'views.sql', 'health.sql', 'members.sql'];
   const out: string[] = [];
   for (const f of files) {
     try {
@@ -78,10 +79,16 @@ export interface PgSinkOptions {
    * lock or a stuck server fails and is retried instead of hanging unnoticed.
    */
   statementTimeoutMs?: number;
+  /**
+   * --group-member: who this member is now. Flushes then go through member-sink.ts
+   * (lease check, partials per source partition, merged rows) in one transaction.
+   */
+  fence?: () => MemberFence;
 }
 
 export class PgSink implements Sink {
   private readonly pool: pg.Pool;
+  private readonly fence: (() => MemberFence) | undefined;
 
   constructor(
     private readonly conn: PgConnection,
@@ -89,6 +96,7 @@ export class PgSink implements Sink {
     opts: PgSinkOptions = {},
   ) {
     const timeout = opts.statementTimeoutMs ?? 0;
+    this.fence = opts.fence;
     this.pool = new pg.Pool({
       host: conn.host,
       port: conn.port,
@@ -149,6 +157,10 @@ export class PgSink implements Sink {
    * ON CONFLICT DO NOTHING for dead letters and rejected rows).
    */
   async write(b: SinkBatch): Promise<SinkCounts> {
+    if (this.fence !== undefined) {
+      const fence = this.fence();
+      return this.transaction('writing aggregates to PostgreSQL failed', (client) => writeMemberFlush(client, b, fence));
+    }
     const text = SINK_TARGETS.map((t) =>
       t.stream === null ? deadLetterRows(b.deadLetters) : streamRows(t.stream, b[t.stream.name], b.windowMs[t.stream.name]),
     );
@@ -229,25 +241,33 @@ export class PgSink implements Sink {
   }
 
   /** Writes rows in one transaction: COPY into staging tables, then upsert. */
-  private async writeLines(rows: SinkLines): Promise<void> {
+  private writeLines(rows: SinkLines): Promise<void> {
+    return this.transaction('writing aggregates to PostgreSQL failed', async (client) => {
+      await client.query(STAGING_SQL);
+      for (let t = 0; t < SINK_TARGETS.length; t++) await copyInto(client, SINK_TARGETS[t].stage, rows[t].join('\n'));
+      for (let t = 0; t < SINK_TARGETS.length; t++) if (rows[t].length > 0) await client.query(SINK_TARGETS[t].upsert);
+    });
+  }
+
+  /**
+   * Runs `fn` in one transaction on a pooled connection. A SmartGridError from `fn` passes
+   * as it is; anything else becomes SINK_WRITE_FAILED (retryable when transient).
+   */
+  async transaction<T>(what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
     let broken = false;
     try {
       await client.query('BEGIN');
-      await client.query(STAGING_SQL);
-      for (let t = 0; t < SINK_TARGETS.length; t++) await copyInto(client, SINK_TARGETS[t].stage, rows[t].join('\n'));
-      for (let t = 0; t < SINK_TARGETS.length; t++) if (rows[t].length > 0) await client.query(SINK_TARGETS[t].upsert);
+      const out = await fn(client);
       await client.query('COMMIT');
+      return out;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
       });
-      throw new SmartGridError('SINK_WRITE_FAILED', 'writing aggregates to PostgreSQL failed', {
-        cause: e,
-        canRetry: isTransient(e),
-      });
+      if (e instanceof SmartGridError) throw e;
+      throw new SmartGridError('SINK_WRITE_FAILED', what, { cause: e, canRetry: isTransient(e) });
     } finally {
-      // A connection whose transaction state is unknown is not returned to the pool.
       client.release(broken ? true : undefined);
     }
   }

@@ -220,6 +220,17 @@ export class Positions {
     return out;
   }
 
+  /** One partition's position, for its own snapshot (--group-member). */
+  ofPart(topic: string, partition: number): { partition: number; next: number; maxTs: number }[] {
+    const p = this.get(topic, partition);
+    return p === undefined || p.next === null ? [] : [{ partition, next: p.next, maxTs: p.maxTs }];
+  }
+
+  /** The partition went to another member (--group-member). */
+  remove(topic: string, partition: number): void {
+    this.parts.delete(Positions.key(topic, partition));
+  }
+
   /** One kind's partitions with a known position, for its snapshot. */
   ofKind(kind: Kind): { partition: number; next: number; maxTs: number }[] {
     const out: { partition: number; next: number; maxTs: number }[] = [];

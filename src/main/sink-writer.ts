@@ -79,6 +79,16 @@ export class SinkWriter {
     }
   }
 
+  /** Member mode: the partitions were lost to another member; what waits for them is not written. */
+  dropPartitions(lost: Set<string>): void {
+    for (const list of this.windows) {
+      const kept = list.filter((w) => w.topic === undefined || !lost.has(w.topic + ':' + w.partition));
+      for (const w of list) if (!kept.includes(w)) this.pendingRows -= w.keys.length;
+      list.splice(0, list.length, ...kept);
+    }
+    this.deadLetters = this.deadLetters.filter((d) => !lost.has(d.topic + ':' + d.partition));
+  }
+
   get deadLetterCount(): number {
     return this.deadLetters.length;
   }

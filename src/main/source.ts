@@ -50,6 +50,17 @@ export interface SourceHandlers {
   onBatch(batch: SourceBatch, ctx: BatchContext): Promise<boolean>;
   /** The complete new assignment after a (re)join of the group. */
   onAssignment(assigned: PartitionRef[]): void;
+  /**
+   * Member mode (--group-member): the group assigned these partitions to this instance in
+   * `generation`; resolves with the offset to read each from (its state's). Awaited before
+   * anything of them is fetched.
+   */
+  onPartitionsAssigned?(assigned: PartitionRef[], generation: number, memberId: string): Promise<{ topic: string; partition: number; offset: number }[]>;
+  /**
+   * Member mode: the partitions go (rebalance, stop). Unless `lost`, write and snapshot
+   * them while this member still owns them. Awaited; nothing of them is fetched any more.
+   */
+  onPartitionsRevoked?(revoked: PartitionRef[], lost: boolean): Promise<void>;
   /** The client stopped for good (crash of the consumer loop). */
   onFatal(error: Error): void;
 }

@@ -25,6 +25,8 @@ export class StreamOperator {
     readonly windowMs: number,
     allowedLatenessMs: number,
     idleTimeoutMs: number,
+    /** --group-member: the one partition this operator holds (its watermark is the partition's own). */
+    readonly partition: number | null = null,
   ) {
     this.store = new WindowStore(kind, windowMs);
     this.clock = new TopicClock(allowedLatenessMs, idleTimeoutMs);
@@ -78,7 +80,18 @@ export class StreamOperator {
     let threshold = this.clock.watermark;
     for (const wd of this.inflight.values()) if (wd < threshold) threshold = wd;
     if (this.store.earliestEnd() > threshold) return [];
-    return this.store.takeFinal(threshold);
+    return this.tagged(this.store.takeFinal(threshold));
+  }
+
+  /** A partition's operator marks its windows with their source partition (partial rows). */
+  private tagged(windows: WindowState[]): WindowState[] {
+    if (this.partition !== null) {
+      for (const w of windows) {
+        w.topic = this.topic;
+        w.partition = this.partition;
+      }
+    }
+    return windows;
   }
 
   /**
@@ -86,7 +99,7 @@ export class StreamOperator {
    * moves to the end of the latest, so that later records for them are late.
    */
   takeAll(): WindowState[] {
-    const fin = this.store.takeFinal(Infinity);
+    const fin = this.tagged(this.store.takeFinal(Infinity));
     if (fin.length > 0) this.clock.advanceTo(fin[fin.length - 1].start + this.windowMs);
     return fin;
   }

@@ -17,6 +17,9 @@ export interface WindowState {
   conds: Map<string, number> | null;
   /** Wall-clock time the window became final (for the final → committed latency). */
   finalAt?: number;
+  /** --group-member: the source partition whose records the window holds (its partial rows are per partition). */
+  topic?: string;
+  partition?: number;
 }
 
 export interface WindowSnapshot {
@@ -97,6 +100,15 @@ export class WindowStore {
       const name = r.condNames[cc[k + 1]];
       conds.set(name, (conds.get(name) ?? 0) + cc[k + 2]);
     }
+  }
+
+  /** Merges one group's statistics (a stored partial) into window `start`. */
+  mergeStats(start: number, key: string, stats: Float64Array, conds: [string, number][] | null): void {
+    if (stats.length !== this.width) throw new RangeError(`partial statistics of ${stats.length} values; ${this.width} expected`);
+    const w = this.window(start);
+    const s = this.slot(w, key);
+    for (let v = 0; v < this.width; v += STATS_WIDTH) statsMerge(w.stats, s * this.width + v, stats, v);
+    if (conds !== null && w.conds !== null) for (const [name, n] of conds) w.conds.set(name, (w.conds.get(name) ?? 0) + n);
   }
 
   /** The earliest open window's end, or Infinity. */

@@ -20,12 +20,13 @@ import {
   type SecurityFiles,
   type SaslOptions,
   type SecurityOptions,
+  GroupMember,
 } from '../kafka/index.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sleep } from '../common/signal.js';
 import { KafkaAdmin, kafkaLogger, type KafkaReachabilityListener } from './kafka-source.js';
-import type { GroupMember, PartitionOffsets, PartitionRef, RecordSource, SourceHandlers } from './source.js';
+import type { GroupMember as GroupMemberInfo, PartitionOffsets, PartitionRef, RecordSource, SourceHandlers } from './source.js';
 
 export interface WireSourceOptions {
   brokers: string[];
@@ -42,6 +43,12 @@ export interface WireSourceOptions {
   metadataRefreshMs?: number;
   /** TLS and SASL settings (files are read at connect). */
   security?: SecurityFiles;
+  /**
+   * --group-member: join the consumer group (classic protocol, static membership with
+   * this instance id) and read only the partitions it assigns; otherwise this instance
+   * assigns itself every partition.
+   */
+  member?: { instanceId: string | null; sessionTimeoutMs: number };
 }
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
@@ -72,6 +79,11 @@ export class WireSource implements RecordSource {
   private paused = false;
   private loop: Promise<void> | null = null;
   private lastMetadataAt = 0;
+  private group: GroupMember | null = null;
+  /** Member mode: the partitions the group assigned (fetched results of others are dropped). */
+  private readonly mine = new Set<string>();
+  /** Bumped at every assignment change: a fetch that spans one is dropped. */
+  private epoch = 0;
 
   constructor(
     private readonly opts: WireSourceOptions,
@@ -152,7 +164,7 @@ export class WireSource implements RecordSource {
     return m;
   }
 
-  groupMembers(): Promise<GroupMember[]> {
+  groupMembers(): Promise<GroupMemberInfo[]> {
     return this.admin.groupMembers(this.opts.groupId);
   }
 
@@ -208,8 +220,55 @@ export class WireSource implements RecordSource {
 
   async run(h: SourceHandlers): Promise<void> {
     this.running = true;
-    await this.assignAll(h, this.opts.fromBeginning ? 'earliest' : 'latest');
-    this.loop = this.fetchLoop(h).catch((e: unknown) => h.onFatal(e instanceof Error ? e : new Error(String(e))));
+    const fatal = (e: unknown): void => h.onFatal(e instanceof Error ? e : new Error(String(e)));
+    if (this.opts.member !== undefined) {
+      this.joinGroup(h, this.opts.member, fatal);
+    } else {
+      await this.assignAll(h, this.opts.fromBeginning ? 'earliest' : 'latest');
+    }
+    this.loop = this.fetchLoop(h).catch(fatal);
+  }
+
+  /**
+   * Member mode: the group assigns the partitions. The engine restores each assigned
+   * partition's state and says where to read it; before partitions go (a rebalance, a
+   * stop), fetching them stops and the engine writes and snapshots them (awaited:
+   * heartbeats go on meanwhile).
+   */
+  private joinGroup(h: SourceHandlers, m: { instanceId: string | null; sessionTimeoutMs: number }, fatal: (e: unknown) => void): void {
+    const onAssigned = h.onPartitionsAssigned;
+    const onRevoked = h.onPartitionsRevoked;
+    if (onAssigned === undefined || onRevoked === undefined) throw new SmartGridError('INTERNAL', 'member mode needs the partition handlers');
+    const group = new GroupMember(this.client, {
+      groupId: this.opts.groupId,
+      topics: [...this.partitions.keys()],
+      groupInstanceId: m.instanceId,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      rebalanceTimeoutMs: Math.max(60_000, m.sessionTimeoutMs),
+      leaveGroupOnLeave: true,
+      metadataCheckIntervalMs: this.opts.metadataRefreshMs ?? 10_000,
+      onAssign: async (parts, generation) => {
+        this.log.info('the group assigned partitions', { generation, count: parts.length, memberId: group.memberId });
+        const from = await onAssigned(parts, generation, group.memberId);
+        this.epoch++;
+        this.mine.clear();
+        for (const p of parts) this.mine.add(key(p.topic, p.partition));
+        this.fetcher.assign(from.map((o) => ({ topic: o.topic, partition: o.partition, offset: BigInt(o.offset) })));
+      },
+      onRevoke: async (parts, info) => {
+        this.epoch++;
+        this.mine.clear();
+        this.fetcher.assign([]);
+        this.log.info(info.lost ? 'partitions lost' : 'partitions revoked', { count: parts.length, reason: info.reason });
+        await onRevoked(parts, info.lost);
+      },
+      onError: (e) => {
+        if (group.state === 'failed') fatal(e);
+        else this.log.warn('consumer group trouble; retrying', { error: describeError(e) });
+      },
+    });
+    this.group = group;
+    group.join().catch(fatal);
   }
 
   private async fetchLoop(h: SourceHandlers): Promise<void> {
@@ -218,8 +277,14 @@ export class WireSource implements RecordSource {
     let failures = 0;
     while (this.running && !this.paused) {
       let fetched: FetchedPartition[];
+      const epoch = this.epoch;
       try {
-        if (Date.now() - this.lastMetadataAt >= refreshMs) await this.checkNewPartitions(h);
+        if (this.group === null && Date.now() - this.lastMetadataAt >= refreshMs) await this.checkNewPartitions(h);
+        if (this.fetcher.positions().length === 0) {
+          // Member mode before an assignment, or with nothing assigned.
+          await sleep(50);
+          continue;
+        }
         fetched = await this.fetcher.fetch();
         failures = 0;
       } catch (e) {
@@ -233,6 +298,8 @@ export class WireSource implements RecordSource {
       }
       for (const p of fetched) {
         if (!this.running || this.paused) return;
+        // The assignment changed while this fetch was out: the partition may be another member's now.
+        if (this.group !== null && (epoch !== this.epoch || !this.mine.has(key(p.topic, p.partition)))) break;
         if (p.error !== undefined) {
           this.outOfRange(p.error);
           continue;
@@ -308,6 +375,11 @@ export class WireSource implements RecordSource {
 
   async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
     if (offsets.length === 0) return;
+    if (this.group !== null) {
+      // As a member of the current generation: a stale member's commit is refused.
+      await this.group.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: BigInt(o.offset) })));
+      return;
+    }
     await this.client.commitOffsets(
       this.opts.groupId,
       offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: BigInt(o.offset) })),
@@ -315,6 +387,9 @@ export class WireSource implements RecordSource {
   }
 
   async stop(): Promise<void> {
+    // A member gives its partitions up first (the engine writes and snapshots them in
+    // onPartitionsRevoked) and leaves, so that the others take them over at once.
+    await this.group?.leave().catch((e: unknown) => this.log.warn('leaving the consumer group failed', { error: describeError(e) }));
     this.running = false;
     // Closing the connections ends a fetch still waiting for its answer.
     await this.client?.close().catch(() => {});
