@@ -49,18 +49,21 @@ const secretsLocal = (e: Record<string, string>): Record<string, string> =>
   );
 const CORE = ['kafka', 'postgres', 'stream-engine', 'weather-producer'];
 const MONITORING = ['prometheus', 'grafana'];
+/** The engines: members of one consumer group; the second one under the `scale` profile. */
+const ENGINES = ['stream-engine', 'stream-engine-2'];
 
 const SEED_ENGINE_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_SENSOR_DATA', 'KAFKA_TOPIC_METER_READINGS', 'KAFKA_TOPIC_WEATHER', 'POSTGRES_HOST', 'POSTGRES_PORT', 'POSTGRES_DB', 'POSTGRES_USER', 'POSTGRES_PASSWORD'];
 const SEED_WEATHER_VARS = ['KAFKA_BROKER', 'KAFKA_TOPIC_WEATHER', 'WEATHER_UPDATE_INTERVAL'];
 
 const APPS = {
   'stream-engine': { vars: ENGINE_ENV_VARS, entry: 'dist/src/main/cli.js' },
+  'stream-engine-2': { vars: ENGINE_ENV_VARS, entry: 'dist/src/main/cli.js' },
   'weather-producer': { vars: WEATHER_PRODUCER_ENV_VARS as readonly string[], entry: 'dist/src/producer/weather-producer.js' },
   loadgen: { vars: LOADGEN_ENV_VARS as readonly string[], entry: 'dist/loadgen/cli.js' },
 };
 
 test('compose: the services, pinned images, one project image built from the Dockerfile', () => {
-  assert.deepEqual(Object.keys(S).sort(), ['grafana', 'kafka', 'loadgen', 'postgres', 'prometheus', 'stream-engine', 'weather-producer']);
+  assert.deepEqual(Object.keys(S).sort(), ['grafana', 'kafka', 'loadgen', 'postgres', 'prometheus', 'stream-engine', 'stream-engine-2', 'weather-producer']);
   assert.match(S.kafka.image!, /^apache\/kafka:4\.1\.\d+$/);
   assert.match(S.postgres.image!, /^postgres:15\.\d+(-[a-z0-9]+)?$/);
   assert.match(S.prometheus.image!, /^prom\/prometheus:v3\.\d+\.\d+$/);
@@ -73,6 +76,7 @@ test('compose: the services, pinned images, one project image built from the Doc
   assert.equal(images.size, 1, 'engine, weather producer and loadgen share the project image');
   for (const n of Object.keys(APPS)) assert.equal(S[n].build, '.', `${n} builds from the Dockerfile`);
   assert.deepEqual(S.loadgen.profiles, ['loadgen']);
+  assert.deepEqual(S['stream-engine-2'].profiles, ['scale']);
   for (const n of CORE) assert.equal(S[n].profiles, undefined, `${n} starts by default`);
   for (const n of MONITORING) assert.deepEqual(S[n].profiles, ['monitoring']);
 });
@@ -104,15 +108,17 @@ test('compose: passwords come from secret files, never from plain variables', ()
       if (m !== null) assert.ok(s.secrets?.includes(m[1]), `${name} mounts the secret ${m[1]} it reads`);
     }
   }
-  assert.equal(env(S.postgres).POSTGRES_PASSWORD_FILE, env(S['stream-engine']).POSTGRES_PASSWORD_FILE, 'the engine reads the password the database was given');
+  for (const n of ENGINES) assert.equal(env(S.postgres).POSTGRES_PASSWORD_FILE, env(S[n]).POSTGRES_PASSWORD_FILE, `${n} reads the password the database was given`);
   assert.equal(env(S.grafana).GF_SECURITY_ADMIN_PASSWORD__FILE, '/run/secrets/grafana-admin-password');
   for (const [name, secret] of Object.entries(compose.secrets)) {
     assert.match(secret.file, new RegExp(`^\\$\\{[A-Z_]+_FILE:-\\./deploy/secrets/${name}\\}$`), `${name} can be pointed at another file`);
     assert.ok(existsSync(path.resolve(ROOT, expandText(secret.file))), `the development default for ${name} exists`);
   }
   // The engine really reads it (the ENGINE_ENV_VARS check below covers the variable name).
-  const cfg = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config;
-  assert.equal(cfg.postgres.password, readFileSync(path.join(ROOT, 'deploy/secrets/postgres-password'), 'utf8').trim());
+  for (const n of ENGINES) {
+    const cfg = loadConfig([], secretsLocal(expand(env(S[n])))).config;
+    assert.equal(cfg.postgres.password, readFileSync(path.join(ROOT, 'deploy/secrets/postgres-password'), 'utf8').trim());
+  }
 });
 
 test('compose: the monitoring profile mounts the operator kit and wires Prometheus to the engine and Grafana to Prometheus', () => {
@@ -121,8 +127,12 @@ test('compose: the monitoring profile mounts the operator kit and wires Promethe
     for (const [src] of mounts(S[n])) assert.ok(existsSync(path.join(ROOT, src)) && statSync(path.join(ROOT, src)).isDirectory(), `${n} mounts ${src}`);
   }
   const promConfDir = mounts(S.prometheus).find(([, dst]) => dst === '/etc/prometheus')![0];
-  const prom = parse(readFileSync(path.join(ROOT, promConfDir, 'prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+  const prom = parse(readFileSync(path.join(ROOT, promConfDir, 'prometheus.yml'), 'utf8')) as {
+    scrape_configs: { static_configs: { targets: string[] }[]; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
+  };
   assert.deepEqual(prom.scrape_configs[0].static_configs[0].targets, [`stream-engine:${env(S['stream-engine']).METRICS_PORT}`]);
+  // The scale profile's engine is scraped while it runs (found by name), in the same job.
+  assert.deepEqual(prom.scrape_configs[0].dns_sd_configs, [{ names: ['stream-engine-2'], type: 'A', port: Number(env(S['stream-engine-2']).METRICS_PORT) }]);
   const provisioning = mounts(S.grafana).find(([, dst]) => dst === '/etc/grafana/provisioning')![0];
   const ds = parse(readFileSync(path.join(ROOT, provisioning, 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { url: string }[] };
   assert.equal(ds.datasources[0].url, 'http://prometheus:9090');
@@ -145,7 +155,7 @@ test('compose: each entry point exists and is given only variables it reads, inc
     // The password comes as a file (the *_FILE variant the engine also reads).
     const set = k === 'POSTGRES_PASSWORD' ? `${k}_FILE` : k;
     assert.ok(ENGINE_ENV_VARS.includes(set), `the engine reads ${set}`);
-    assert.ok(set in env(S['stream-engine']), `stream-engine sets ${set}`);
+    for (const n of ENGINES) assert.ok(set in env(S[n]), `${n} sets ${set}`);
   }
   for (const k of SEED_WEATHER_VARS) {
     assert.ok(WEATHER_PRODUCER_ENV_VARS.includes(k as never), `the weather producer reads ${k}`);
@@ -154,10 +164,19 @@ test('compose: each entry point exists and is given only variables it reads, inc
 });
 
 test('compose: every value is accepted by the code that reads it', () => {
-  const engine = loadConfig([], secretsLocal(expand(env(S['stream-engine'])))).config;
-  assert.equal(engine.metricsPort, 9464);
-  // In a container, loopback would be unreachable through the published port.
-  assert.equal(engine.metricsHost, '0.0.0.0');
+  const engines = ENGINES.map((n) => loadConfig([], secretsLocal(expand(env(S[n])))).config);
+  for (const engine of engines) {
+    assert.equal(engine.metricsPort, 9464);
+    // In a container, loopback would be unreachable through the published port.
+    assert.equal(engine.metricsHost, '0.0.0.0');
+    // Members of one consumer group, each with a static member id of its own.
+    assert.equal(engine.groupMember, true);
+    assert.equal(engine.kafkaClient, 'wire');
+    assert.equal(engine.groupId, engines[0].groupId);
+    assert.ok(engine.sessionTimeoutMs >= 6000 && engine.sessionTimeoutMs <= 1800000, 'within the broker\'s default session timeout bounds');
+  }
+  assert.deepEqual(engines.map((e) => e.instanceId), ['engine-1', 'engine-2']);
+  for (const n of ENGINES) assert.equal(S[n].volumes, undefined, `${n} keeps its partitions' state in PostgreSQL: no volume to share`);
   const weather = weatherProducerConfig(expand(env(S['weather-producer'])));
   assert.equal(weather.intervalMs, 60_000);
   assert.equal(weather.host, '0.0.0.0');
@@ -184,16 +203,23 @@ test('compose: brokers, database, topics and ports agree across services', () =>
     }
   }
   const pg = env(S.postgres);
-  const eng = env(S['stream-engine']);
-  assert.equal(eng.POSTGRES_HOST, 'postgres');
-  assert.equal(eng.POSTGRES_PORT, '5432');
-  assert.equal(eng.POSTGRES_DB, pg.POSTGRES_DB);
-  assert.equal(eng.POSTGRES_USER, pg.POSTGRES_USER);
-  assert.equal(eng.POSTGRES_PASSWORD_FILE, pg.POSTGRES_PASSWORD_FILE);
-  // Published ports and healthcheck URLs use the ports the services listen on; the
-  // engine's healthcheck is its readiness probe.
-  assert.ok(S['stream-engine'].ports!.map(expandText).includes(`127.0.0.1:${eng.METRICS_PORT}:${eng.METRICS_PORT}`));
-  assert.match(S['stream-engine'].healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${eng.METRICS_PORT}/readyz`));
+  const hostPorts = new Set<string>();
+  for (const n of ENGINES) {
+    const eng = env(S[n]);
+    assert.equal(eng.POSTGRES_HOST, 'postgres');
+    assert.equal(eng.POSTGRES_PORT, '5432');
+    assert.equal(eng.POSTGRES_DB, pg.POSTGRES_DB);
+    assert.equal(eng.POSTGRES_USER, pg.POSTGRES_USER);
+    assert.equal(eng.POSTGRES_PASSWORD_FILE, pg.POSTGRES_PASSWORD_FILE);
+    // Published ports and healthcheck URLs use the ports the services listen on; the
+    // engine's healthcheck is its readiness probe. Each engine has a host port of its own.
+    const published = S[n].ports!.map(expandText);
+    assert.equal(published.length, 1);
+    assert.match(published[0], new RegExp(`^127\\.0\\.0\\.1:\\d+:${eng.METRICS_PORT}$`), `${n} publishes its metrics port`);
+    hostPorts.add(published[0].split(':')[1]);
+    assert.match(S[n].healthcheck!.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${eng.METRICS_PORT}/readyz`));
+  }
+  assert.deepEqual([...hostPorts], ['9464', '9465'], 'the engines publish 9464 and 9465');
   const w = env(S['weather-producer']);
   assert.equal(w.WEATHER_PRODUCER_PORT, '5006');
   assert.ok(S['weather-producer'].ports!.map(expandText).includes('127.0.0.1:5006:5006'));
@@ -201,14 +227,14 @@ test('compose: brokers, database, topics and ports agree across services', () =>
 });
 
 test('compose: dependencies wait for healthy services that have healthchecks', () => {
-  const need: Record<string, string[]> = { 'stream-engine': ['kafka', 'postgres'], 'weather-producer': ['kafka'], loadgen: ['kafka'] };
+  const need: Record<string, string[]> = { 'stream-engine': ['kafka', 'postgres'], 'stream-engine-2': ['kafka', 'postgres'], 'weather-producer': ['kafka'], loadgen: ['kafka'] };
   for (const [name, deps] of Object.entries(need)) {
     for (const d of deps) assert.equal(S[name].depends_on?.[d]?.condition, 'service_healthy', `${name} waits for ${d}`);
   }
   for (const s of Object.values(S)) {
     for (const d of Object.keys(s.depends_on ?? {})) assert.ok(S[d].healthcheck, `${d} has a healthcheck`);
   }
-  for (const n of [...CORE, ...MONITORING]) assert.ok(S[n].healthcheck?.test.length, `${n} healthcheck`);
+  for (const n of [...CORE, ...ENGINES, ...MONITORING]) assert.ok(S[n].healthcheck?.test.length, `${n} healthcheck`);
 });
 
 test('Dockerfile: multi-stage, Node.js 24 LTS pinned to the release npm scripts run on, non-root, builds what compose runs', () => {
