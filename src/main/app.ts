@@ -50,7 +50,7 @@ export function createApp(config: EngineConfig, log: Logger): App {
   const fence: MemberFence = { groupId: config.groupId, generation: -1, memberId: '', instanceId: config.instanceId ?? hostname() };
   const sink = new PgSink(config.postgres, log.child('sink'), {
     statementTimeoutMs: config.sinkStatementTimeoutMs,
-    ...(config.groupMember ? { fence: () => fence } : {}),
+    ...(config.groupMember ? { fence: () => fence, idleInTransactionTimeoutMs: Math.max(5000, config.sessionTimeoutMs) } : {}),
   });
   // Sorts by start time (fixed-width base 36 milliseconds): the single-instance check
   // lets the earlier of two engines that joined at once keep the group.

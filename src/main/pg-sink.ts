@@ -84,7 +84,15 @@ export interface PgSinkOptions {
    * (lease check, partials per source partition, merged rows) in one transaction.
    */
   fence?: () => MemberFence;
+  /**
+   * idle_in_transaction_session_timeout (ms, 0 = none). Member mode sets it: a member frozen
+   * inside a transaction (a long pause, a stalled VM) would otherwise hold its partitions'
+   * lease rows locked, and the member that took them over could not claim them.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
+
+const guarded = new WeakSet<pg.PoolClient>();
 
 export class PgSink implements Sink {
   private readonly pool: pg.Pool;
@@ -104,7 +112,11 @@ export class PgSink implements Sink {
       user: conn.user,
       password: conn.password,
       options:
-        [conn.schema ? `-c search_path=${conn.schema}` : '', timeout > 0 ? `-c statement_timeout=${timeout} -c lock_timeout=${timeout}` : '']
+        [
+          conn.schema ? `-c search_path=${conn.schema}` : '',
+          timeout > 0 ? `-c statement_timeout=${timeout} -c lock_timeout=${timeout}` : '',
+          (opts.idleInTransactionTimeoutMs ?? 0) > 0 ? `-c idle_in_transaction_session_timeout=${opts.idleInTransactionTimeoutMs}` : '',
+        ]
           .filter((o) => o !== '')
           .join(' ') || undefined,
       max: 2,
@@ -143,7 +155,15 @@ export class PgSink implements Sink {
 
   private async connect(): Promise<pg.PoolClient> {
     try {
-      return await this.pool.connect();
+      const client = await this.pool.connect();
+      if (!guarded.has(client)) {
+        // The server may end a connection while it is checked out (a restart, or
+        // idle_in_transaction_session_timeout after a pause): the query in progress fails
+        // and is retried; the error event must not crash the process.
+        guarded.add(client);
+        client.on('error', (e) => this.log.warn('PostgreSQL connection lost', { error: e.message }));
+      }
+      return client;
     } catch (e) {
       throw new SmartGridError('POSTGRES_UNAVAILABLE', 'cannot connect to PostgreSQL', { cause: e, canRetry: true });
     }
