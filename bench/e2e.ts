@@ -48,7 +48,10 @@ const USAGE = `Usage: npm run bench:e2e -- [options]
   --meters N          meters (default 2000)   --customers N (default 500)
   --span D            event time covered, in minutes (default 60)
   --mix S,M,W         run only this mix (e.g. 1,0,0); default: 0.6,0.35,0.05 then 1,0,0
-  --clients LIST      engine runs per variant, by --kafka-client (default wire,kafkajs)
+  --clients LIST      engine runs per variant, by --kafka-client (default wire,kafkajs; none: skip them)
+  --instances LIST    also run the engine as N members of one group (--group-member, wire client)
+                      at once, for each N listed (e.g. 1,2,3); each member gets cores ÷ N worker
+                      threads unless --workers is given
   --ceilings LIST     client ceilings per variant (default wire,kafkajs; none: skip them)
   --skip-ceilings     same as --ceilings none (--skip-ceiling also works)
   --workers N         engine worker threads, also the wire ceiling's (default: the engine's, = cores)
@@ -66,6 +69,7 @@ const OPTIONS = {
   span: { type: 'string', default: '60' },
   mix: { type: 'string' },
   clients: { type: 'string', default: 'wire,kafkajs' },
+  instances: { type: 'string', default: '' },
   ceilings: { type: 'string', default: 'wire,kafkajs' },
   workers: { type: 'string' },
   'engine-args': { type: 'string', default: '' },
@@ -109,7 +113,8 @@ const SENSORS = num('sensors', a.sensors);
 const METERS = num('meters', a.meters);
 const CUSTOMERS = num('customers', a.customers);
 const SPAN_MS = num('span', a.span) * 60_000;
-const ENGINES = clientList('clients', a.clients, false);
+const ENGINES = clientList('clients', a.clients, true);
+const INSTANCES = a.instances.trim() === '' ? [] : [...new Set(a.instances.split(',').map((x) => num('instances', x.trim())))];
 const CEILINGS = a['skip-ceilings'] || a['skip-ceiling'] ? [] : clientList('ceilings', a.ceilings, true);
 const parseMix = (s: string): [number, number, number] => {
   const m = s.split(',').map(Number);
@@ -184,6 +189,17 @@ interface Ratio {
   activeEventsPerSec: number;
 }
 
+/** N engines as members of one group, run at once to the end of the input. */
+interface MembersRun {
+  instances: number;
+  workersEach: number;
+  /** Start of the first to the end of the last member; events ÷ that. */
+  measured: Measured;
+  /** Records each member counted in (replays after a partition moved included). */
+  recordsIn: number[];
+  rowsInDb: Record<string, number>;
+}
+
 interface VariantResult {
   name: string;
   mix: [number, number, number];
@@ -194,6 +210,7 @@ interface VariantResult {
     kafkajs?: KafkajsCeilingReply & { measured: Measured };
   };
   engines: { wire?: EngineRun; kafkajs?: EngineRun };
+  members: MembersRun[];
   ratios: Ratio[];
   totalMs: number;
 }
@@ -235,6 +252,32 @@ async function runEngine(env: RunEnv, client: Client, sys: SystemCpu): Promise<E
   say(`engine --kafka-client ${client} (--available-now → PostgreSQL): ${rate(m)}`);
   if (e.recordsIn !== EVENTS) say(`WARNING: the engine (${client}) counted ${e.recordsIn} records in, expected ${EVENTS}`);
   return { ...e, measured: m, client, target, rowsInDb: await rowsInDb(target.schema) };
+}
+
+async function runMembers(env: RunEnv, n: number, sys: SystemCpu): Promise<MembersRun> {
+  const target = await env.engineTarget(`members${n}`);
+  const given = engineExtra.includes('--workers');
+  const workersEach = given ? ENGINE.workers : Math.max(1, Math.floor(ENGINE.workers / n));
+  sys.reset();
+  const t0 = performance.now();
+  const runs = Array.from({ length: n }, (_, i) =>
+    startChild<EngineReply>('engine-child', {
+      argv: engineArgv(env, [
+        '--available-now', ...engineExtra, ...(given ? [] : ['--workers', String(workersEach)]),
+        '--group-member', '--instance-id', `bench-${i + 1}`, '--session-timeout', '10s',
+      ], target),
+      expected: Math.ceil(EVENTS / n),
+    } satisfies EngineRequest).reply,
+  );
+  const replies = await Promise.all(runs);
+  const wallMs = performance.now() - t0;
+  const cpuMs = replies.reduce((x, r) => x + r.cpuMs, 0);
+  const mainMs = replies.reduce((x, r) => x + r.mainThreadCpuMs, 0);
+  const first = Math.min(...replies.map((r) => r.firstRecordMs));
+  const m = measured(EVENTS, wallMs, wallMs - (Number.isFinite(first) ? first : 0), cpuMs, mainMs, Math.max(...replies.map((r) => r.peakRss)), sys.share());
+  const recordsIn = replies.map((r) => r.recordsIn);
+  say(`${n} member${n > 1 ? 's' : ''} (--group-member, ${workersEach} worker threads each, --available-now → PostgreSQL): ${rate(m)}; records in per member ${recordsIn.map(fmtInt).join(' + ')}`);
+  return { instances: n, workersEach, measured: m, recordsIn, rowsInDb: await rowsInDb(target.schema) };
 }
 
 async function runVariant(name: string, mix: [number, number, number]): Promise<VariantResult> {
@@ -295,6 +338,8 @@ async function runVariant(name: string, mix: [number, number, number]): Promise<
 
     const engines: VariantResult['engines'] = {};
     for (const c of ENGINES) engines[c] = await runEngine(env, c, sys);
+    const members: MembersRun[] = [];
+    for (const n of INSTANCES) members.push(await runMembers(env, n, sys));
 
     const ew = engines.wire?.measured;
     const ek = engines.kafkajs?.measured;
@@ -304,7 +349,14 @@ async function runVariant(name: string, mix: [number, number, number]): Promise<
       ratio('engine kafkajs ÷ kafkajs ceiling', ek, ceilings.kafkajs?.measured),
       ratio('wire ceiling ÷ kafkajs ceiling', ceilings.wire?.measured, ceilings.kafkajs?.measured),
     ].filter((r): r is Ratio => r !== undefined);
-    return { name, mix, events: EVENTS, fill, ceilings, engines, ratios, totalMs: performance.now() - started };
+    const one = members.find((x) => x.instances === 1);
+    for (const x of members) {
+      if (one !== undefined && x !== one) {
+        ratios.push({ name: `${x.instances} members ÷ 1 member`, eventsPerSec: x.measured.eventsPerSec / one.measured.eventsPerSec, activeEventsPerSec: x.measured.activeEventsPerSec / one.measured.activeEventsPerSec });
+        ratios.push({ name: `${x.instances} members ÷ 1 member, CPU per event`, eventsPerSec: x.measured.cpuUsPerEvent / one.measured.cpuUsPerEvent, activeEventsPerSec: NaN });
+      }
+    }
+    return { name, mix, events: EVENTS, fill, ceilings, engines, members, ratios, totalMs: performance.now() - started };
   } finally {
     await env.cleanup();
   }
@@ -326,6 +378,7 @@ const runsOf = (r: VariantResult): { run: string; m: Measured }[] => [
   ...(r.ceilings.kafkajs ? [{ run: 'kafkajs ceiling', m: r.ceilings.kafkajs.measured }] : []),
   ...(r.engines.wire ? [{ run: 'engine wire', m: r.engines.wire.measured }] : []),
   ...(r.engines.kafkajs ? [{ run: 'engine kafkajs', m: r.engines.kafkajs.measured }] : []),
+  ...r.members.map((x) => ({ run: `${x.instances} member${x.instances > 1 ? 's' : ''} × ${x.workersEach} workers`, m: x.measured })),
 ];
 
 say('\n== results');
@@ -340,7 +393,7 @@ say(
 say('(events/s = events ÷ wall time from process start to finish, connect and group join included; "active" = first to last record;');
 say(' engine wall time also includes writing every window, the final checkpoint and the offset commit. CPU: all threads of the');
 say(' process (workers included), and its main thread alone (/proc/<pid>/task/<pid>/stat); 10 ms resolution.)');
-const ratioRows = results.flatMap((r) => r.ratios.map((x) => [r.name, x.name, x.eventsPerSec.toFixed(2), x.activeEventsPerSec.toFixed(2)]));
+const ratioRows = results.flatMap((r) => r.ratios.map((x) => [r.name, x.name, x.eventsPerSec.toFixed(2), Number.isFinite(x.activeEventsPerSec) ? x.activeEventsPerSec.toFixed(2) : '-']));
 if (ratioRows.length > 0) say('\n' + table(['variant', 'ratio', 'events/s', 'active ev/s'], ratioRows));
 
 for (const r of results) {
@@ -360,6 +413,11 @@ for (const r of results) {
         `(broker ${m.machine.brokerCores}, PostgreSQL ${m.machine.postgresCores})`,
     );
     say(`memory: engine peak RSS ${fmtMiB(e.peakRss)} (at start ${fmtMiB(e.baselineRss)})`);
+  }
+  for (const x of r.members) {
+    const ref = r.engines.wire?.rowsInDb ?? r.members[0].rowsInDb;
+    const diff = Object.keys(ref).filter((t) => ref[t] !== x.rowsInDb[t]);
+    say(`${r.name}, ${x.instances} members: ` + (diff.length === 0 ? 'the same number of rows in every table as the reference run' : `NOTE different row counts in ${diff.join(', ')}: ${JSON.stringify(x.rowsInDb)}`));
   }
   const w = r.engines.wire?.rowsInDb;
   const k = r.engines.kafkajs?.rowsInDb;
@@ -412,6 +470,7 @@ if (!a['no-json']) {
       customers: CUSTOMERS,
       spanMs: SPAN_MS,
       clients: ENGINES,
+      instances: INSTANCES,
       ceilings: CEILINGS,
       engineArgs: engineExtra,
       fetch: FETCH,
