@@ -181,3 +181,54 @@ test('an engine frozen past its session (SIGSTOP) writes nothing for partitions 
   const deadBy = Object.fromEntries(dead.map((d) => [d.reason, d.n]));
   for (const [reason, n] of Object.entries(expected.deadLetters.byReason)) assert.equal(deadBy[reason] ?? 0, n, `dead letters: ${reason}`);
 });
+
+test('static membership: an instance killed with -9 and restarted within the session timeout gets its own partitions back without a rebalance', { timeout: 120_000 }, async (t) => {
+  const procs: EngineProcess[] = [];
+  t.after(async () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+  });
+  const topics = { sensor: uniqueName('st-s'), meter: uniqueName('st-m'), weather: uniqueName('st-w') };
+  const { cleanup } = await createTopics(Object.values(topics), 2);
+  t.after(cleanup);
+  const db = await createSchema('st');
+  t.after(db.cleanup);
+  const dir = await mkdtemp(join(tmpdir(), 'st-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const group = uniqueName('st');
+  const start = (id: string) => {
+    const p = startEngine([
+      '--group-member', '--instance-id', id, '--session-timeout', '20s', '--kafka-broker', KAFKA_BROKER,
+      '--postgres-host', PG.host, '--postgres-port', String(PG.port), '--postgres-db', PG.database, '--postgres-schema', db.schema,
+      '--topic-sensor', topics.sensor, '--topic-meter', topics.meter, '--topic-weather', topics.weather, '--group-id', group,
+      '--checkpoint-dir', dir, '--metrics-port', '0', '--progress-interval', '0', '--no-create-topics', '--log-format', 'json',
+    ]);
+    procs.push(p);
+    return p;
+  };
+  type Assigned = { generation: number; count: number };
+  const assignments = (p: EngineProcess): Assigned[] =>
+    p.lines.filter((l) => l.msg === 'the group assigned partitions').map((l) => ({ generation: Number(l.generation), count: Number(l.count) }));
+  const x = start('x');
+  await x.waitFor('partitions restored');
+  const y = start('y');
+  await y.waitFor('partitions restored');
+  // x rejoins for y (eager rebalance): wait until both hold a share of the six partitions.
+  for (let i = 0; i < 100 && !(assignments(x).at(-1)?.count === 3 && assignments(y).at(-1)?.count === 3); i++) await new Promise((r) => setTimeout(r, 100));
+  const before = assignments(x).at(-1)!;
+  assert.deepEqual([before.count, assignments(y).at(-1)!.count], [3, 3], 'x and y share the partitions');
+  const yRevokes = y.lines.filter((l) => l.msg === 'partitions revoked').length;
+
+  x.child.kill('SIGKILL');
+  await x.exited;
+  const killedAt = Date.now();
+  const x2 = start('x');
+  const back = await x2.waitFor('the group assigned partitions');
+  await x2.waitFor('partitions restored');
+  const ms = Date.now() - killedAt;
+  assert.equal(Number(back.count), 3, 'the restarted x holds its three partitions again');
+  assert.equal(Number(back.generation), before.generation, 'in the same generation: no rebalance');
+  assert.equal(y.lines.filter((l) => l.msg === 'partitions revoked').length, yRevokes, 'y was not disturbed');
+  assert.ok(ms < 20_000, `back within the session timeout (${ms} ms)`);
+  t.diagnostic(`restarted member had its partitions back ${ms} ms after the kill (process start included)`);
+});

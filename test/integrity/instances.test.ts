@@ -106,6 +106,11 @@ test(`3 instances over ${EVENTS} generated events with kill -9, a late joiner an
   assert.ok(lagAtKill > 0, 'the run is still going when a is killed');
   a.child.kill('SIGKILL');
   await a.exited;
+  const killedAt = Date.now();
+  const restoredAfter = (p: EngineProcess) => p.waitFor('partitions restored').then(() => Date.now() - killedAt);
+  // Failover: a's partitions are restored on b or c once its session (2 s) expires.
+  const failoverMs = await Promise.race([restoredAfter(b), restoredAfter(c)]);
+  assert.ok(failoverMs < 30_000, `a's partitions resumed on the others ${failoverMs} ms after the kill`);
   // Its partitions move to b and c once its session (2 s) expires.
   await until(0.45);
   b.child.kill('SIGTERM');
@@ -163,5 +168,5 @@ test(`3 instances over ${EVENTS} generated events with kill -9, a late joiner an
   const deadBy = Object.fromEntries(dead.map((d) => [d.reason, d.n]));
   for (const [reason, n] of Object.entries(expected.deadLetters.byReason)) assert.equal(deadBy[reason] ?? 0, n, `dead letters: ${reason}`);
   assert.equal(incomplete[0].n, 0, 'every window is complete once the input is consumed');
-  t.diagnostic(`lag when a was killed: ${lagAtKill}; records processed by b ${processed(b)}, c ${processed(c)}`);
+  t.diagnostic(`failover after kill -9: ${failoverMs} ms (session timeout 2 s); lag when a was killed: ${lagAtKill}; records processed by b ${processed(b)}, c ${processed(c)}`);
 });
