@@ -149,9 +149,11 @@ test('an engine frozen past its session (SIGSTOP) writes nothing for partitions 
   x.child.kill('SIGSTOP');
   // y joins; the coordinator expires x's session and gives y every partition.
   const y = start('y');
-  const assigned = await y.waitFor('the group assigned partitions');
-  assert.ok(Number(assigned.generation) > 1);
-  await y.waitFor(/^partitions restored$/);
+  // Both waiters before either line can arrive (lines of one chunk are handled at once).
+  const yAssigned = y.waitFor('the group assigned partitions');
+  const yRestored = y.waitFor(/^partitions restored$/);
+  assert.ok(Number((await yAssigned).generation) > 1);
+  await yRestored;
   // x wakes up with state and writes pending for partitions that are y's now.
   x.child.kill('SIGCONT');
   const xReaction = await Promise.race([
@@ -223,8 +225,10 @@ test('static membership: an instance killed with -9 and restarted within the ses
   await x.exited;
   const killedAt = Date.now();
   const x2 = start('x');
-  const back = await x2.waitFor('the group assigned partitions');
-  await x2.waitFor('partitions restored');
+  const x2Assigned = x2.waitFor('the group assigned partitions');
+  const x2Restored = x2.waitFor('partitions restored');
+  const back = await x2Assigned;
+  await x2Restored;
   const ms = Date.now() - killedAt;
   assert.equal(Number(back.count), 3, 'the restarted x holds its three partitions again');
   assert.equal(Number(back.generation), before.generation, 'in the same generation: no rebalance');

@@ -391,7 +391,7 @@ test('lost connections and a moved coordinator are retried without a rebalance; 
 
 test('misconfigurations fail join() with the reason: a session timeout the broker refuses, a group of other consumers', async (t) => {
   const { topics } = await twoTopics(t, 'grp_misconf');
-  const short = probe(t, uniqueName('grp_short'), topics, null, { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 300 });
+  const short = probe(t, uniqueName('grp_short'), topics, null, { sessionTimeoutMs: 500, heartbeatIntervalMs: 100 });
   await assert.rejects(
     short.member.join(),
     (e: unknown) => e instanceof KafkaWireError && e.kafkaCode === KafkaCode.INVALID_SESSION_TIMEOUT && /group\.min\/max\.session\.timeout\.ms/.test(e.message),
