@@ -22,6 +22,7 @@ import type { MemberFence } from '../../src/main/member-sink.js';
 import type { SinkBatch } from '../../src/main/sink.js';
 import { WindowStore } from '../../src/main/window-store.js';
 import { createSchema, createTopics, KAFKA_BROKER, PG, uniqueName } from '../helpers.js';
+import { assertTablesMatch } from '../expected-rows.js';
 import { startEngine, type EngineProcess } from '../integrity/harness.js';
 
 const TOPIC = 'fence-sensor';
@@ -170,18 +171,7 @@ test('an engine frozen past its session (SIGSTOP) writes nothing for partitions 
   const last = start('z', ['--available-now']);
   assert.equal((await last.exited).code, 0, last.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
 
-  const ws = (col: string) => `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-  const q = async (sql: string) => (await db.client.query(sql)).rows;
-  const consumption = await q(`SELECT ${ws('window_start')} AS window_start, ${ws('window_end')} AS window_end, customer_id, total_consumption, avg_consumption, reading_count::int FROM consumption_aggregates_realtime ORDER BY 1, 3`);
-  const weather = await q(`SELECT ${ws('window_start')} AS window_start, ${ws('window_end')} AS window_end, avg_temperature, avg_humidity, avg_pressure, avg_wind_speed, weather_condition FROM weather_aggregates_realtime ORDER BY 1`);
-  const sensorCounts = await q(`SELECT sum(count)::int AS n, count(*)::int AS rows FROM sensor_aggregates_realtime`);
-  const dead = await q(`SELECT reason, count(*)::int AS n FROM dead_letters GROUP BY 1`);
-  assert.deepEqual(consumption, expected.consumption, 'consumption rows, digit for digit');
-  assert.deepEqual(weather, expected.weather, 'weather rows, digit for digit');
-  assert.equal(sensorCounts[0].rows, expected.sensor.length, 'sensor rows');
-  assert.equal(sensorCounts[0].n, expected.sensor.reduce((n, r) => n + Number(r.count), 0), 'sensor readings counted once');
-  const deadBy = Object.fromEntries(dead.map((d) => [d.reason, d.n]));
-  for (const [reason, n] of Object.entries(expected.deadLetters.byReason)) assert.equal(deadBy[reason] ?? 0, n, `dead letters: ${reason}`);
+  await assertTablesMatch(db.client, expected);
 });
 
 test('static membership: an instance killed with -9 and restarted within the session timeout gets its own partitions back without a rebalance', { timeout: 120_000 }, async (t) => {
