@@ -326,32 +326,10 @@ export class Engine {
     const keys = new Set(parts.map((p) => p.topic + ':' + p.partition));
     try {
       await this.checkpointer.exclusive(async () => {
-        this.flow.barrier = true;
-        try {
-          while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
-          if (!lost && this.fatal === null) {
-            const started = this.now();
-            this.tick();
-            await this.writer.flush();
-            const ops = [...keys].map((k) => this.partOps.get(k)).filter((op) => op !== undefined);
-            const topics = ops.map((op) => op.snapshot(this.positions.ofPart(op.topic, op.partition!)));
-            const offsets = this.positions.committable().filter((o) => keys.has(o.topic + ':' + o.partition));
-            this.capturing = true;
-            try {
-              await this.checkpointer.write(topics, offsets, true, started);
-            } finally {
-              this.capturing = false;
-            }
-          } else {
-            this.writer.dropPartitions(keys);
-          }
-          for (const p of parts) {
-            this.partOps.delete(p.topic + ':' + p.partition);
-            this.positions.remove(p.topic, p.partition);
-          }
-        } finally {
-          this.flow.barrier = false;
-          this.flow.wake();
+        await this.checkpointNow(false, { keys, lost: lost || this.fatal !== null });
+        for (const p of parts) {
+          this.partOps.delete(p.topic + ':' + p.partition);
+          this.positions.remove(p.topic, p.partition);
         }
       });
     } catch (e) {
@@ -407,14 +385,23 @@ export class Engine {
     return this.checkpointer.exclusive(() => this.checkpointNow(finalWrite));
   }
 
-  private async checkpointNow(finalWrite: boolean): Promise<void> {
+  /**
+   * `partitions` (member mode): a checkpoint of these partitions only, which must succeed
+   * (they are being given up); `lost`: they are gone already — nothing of theirs is
+   * written, what waits for them is dropped.
+   */
+  private async checkpointNow(finalWrite: boolean, partitions?: { keys: Set<string>; lost: boolean }): Promise<void> {
     const started = this.now();
     const cp = this.checkpointer;
-    const requested = cp.requested;
-    cp.requested = false;
+    const requested = cp.requested || partitions !== undefined;
+    if (partitions === undefined) cp.requested = false;
     this.flow.barrier = true;
     try {
       while (this.flow.inFlight > 0) await this.flow.settledOrAfter(50);
+      if (partitions?.lost === true) {
+        this.writer.dropPartitions(partitions.keys);
+        return;
+      }
       if (finalWrite) {
         for (const s of this.operators()) this.writer.addFinal(s.kind, s.takeAll());
       } else {
@@ -422,17 +409,20 @@ export class Engine {
       }
       await this.writer.flush();
       if (!cp.dirty && !finalWrite && !requested) return;
-      cp.dirty = false;
+      // A checkpoint of some partitions leaves the others' changes to the next one.
+      if (partitions === undefined) cp.dirty = false;
       // The snapshot is written while the barrier holds: it views the live state without
       // copying it (see WindowStore.snapshot), and the writer yields to the event loop
       // between pieces, so /health, heartbeats and timers keep running even for millions
       // of states; only merging waits. Offsets are committed once the file is durable.
+      const only = (topic: string, partition: number): boolean => partitions === undefined || partitions.keys.has(topic + ':' + partition);
       const topics: TopicSnapshot[] = this.member
-        ? [...this.partOps.values()].map((op) => op.snapshot(this.positions.ofPart(op.topic, op.partition!)))
+        ? [...this.partOps.values()].filter((op) => only(op.topic, op.partition!)).map((op) => op.snapshot(this.positions.ofPart(op.topic, op.partition!)))
         : this.streams.map((s) => s.snapshot(this.positions.ofKind(s.kind)));
+      const offsets = this.positions.committable().filter((o) => only(o.topic, o.partition));
       this.capturing = true;
       try {
-        await cp.write(topics, this.positions.committable(), finalWrite || this.stopping, started);
+        await cp.write(topics, offsets, finalWrite || this.stopping || partitions !== undefined, started);
       } finally {
         this.capturing = false;
       }

@@ -17,10 +17,8 @@
  * So the aggregate tables hold what one instance reading every partition would write,
  * whichever members wrote the parts, and a zombie member writes nothing.
  */
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyInto } from './copy-into.js';
 import { STATS_WIDTH } from '../workers/stats.js';
 import { SmartGridError } from '../common/errors.js';
 import { STREAM_LIST, type Kind, type StreamSpec } from '../common/streams.js';
@@ -111,14 +109,6 @@ async function mergedWindows(client: pg.PoolClient, stream: StreamSpec, kind: nu
     store.mergeStats(r.start_ms, groupKeyOf(r.group_key), stats, r.conds === null ? null : (JSON.parse(r.conds) as [string, number][]));
   }
   return store.takeFinal(Infinity);
-}
-
-async function copyInto(client: pg.PoolClient, table: string, text: string): Promise<void> {
-  if (text === '') return;
-  const CHUNK = 1 << 20;
-  const chunks: string[] = [];
-  for (let i = 0; i < text.length; i += CHUNK) chunks.push(text.slice(i, i + CHUNK));
-  await pipeline(Readable.from(chunks), client.query(copyFrom(`COPY ${table} FROM STDIN`)));
 }
 
 /**

@@ -6,10 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyInto } from './copy-into.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { PgConnection } from '../common/pg-options.js';
@@ -60,17 +58,6 @@ export async function schemaSql(): Promise<string[]> {
     }
   }
   return out;
-}
-
-async function copyInto(client: pg.PoolClient, table: string, text: string): Promise<void> {
-  if (text === '') return;
-  text += '\n';
-  const stream = client.query(copyFrom(`COPY ${table} FROM STDIN`));
-  // Feed large chunks: the text is already built; split it only to bound each write.
-  const CHUNK = 1 << 20;
-  const chunks: string[] = [];
-  for (let i = 0; i < text.length; i += CHUNK) chunks.push(text.slice(i, i + CHUNK));
-  await pipeline(Readable.from(chunks), stream);
 }
 
 export interface PgSinkOptions {
