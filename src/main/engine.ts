@@ -32,6 +32,16 @@
  *   says (a batch fetched from elsewhere before the seek lands is dropped unprocessed).
  * - Sums and averages are exact integer arithmetic, so a replay that batches records
  *   differently produces the same digits (floating-point sums would not).
+ *
+ * Member mode (--group-member, several instances)
+ * -----------------------------------------------
+ * The consumer group assigns the partitions. Each assigned partition has an operator of
+ * its own (its window state and its own watermark), restored at assignment from its
+ * snapshot in PostgreSQL (partition-state.ts), and given up at revocation after a
+ * checkpoint of just those partitions. Final windows are written as partials per source
+ * partition and merged in PostgreSQL (member-sink.ts); every write checks the partition's
+ * lease, so a member whose generation is over writes nothing. The arguments above hold
+ * per partition, with the partition's row in PostgreSQL in place of the snapshot file.
  */
 import { STREAM_LIST, type Kind } from '../common/streams.js';
 import { applyAssignment, refreshBacklog, restorePartitions } from './assignment.js';
