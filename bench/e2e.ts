@@ -18,6 +18,8 @@
  *
  *   node dist/bench/e2e.js [--events N] [--clients wire,kafkajs] [--ceilings wire,kafkajs] ...
  */
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/main/config.js';
 import { startChild } from './lib/child.js';
@@ -52,6 +54,8 @@ const USAGE = `Usage: npm run bench:e2e -- [options]
   --instances LIST    also run the engine as N members of one group (--group-member, wire client)
                       at once, for each N listed (e.g. 1,2,3); each member gets cores ÷ N worker
                       threads unless --workers is given
+  --pin               with --instances: pin member i to core i mod cores (taskset), as if each
+                      had a machine of its own (the broker and PostgreSQL stay unpinned)
   --ceilings LIST     client ceilings per variant (default wire,kafkajs; none: skip them)
   --skip-ceilings     same as --ceilings none (--skip-ceiling also works)
   --workers N         engine worker threads, also the wire ceiling's (default: the engine's, = cores)
@@ -70,6 +74,7 @@ const OPTIONS = {
   mix: { type: 'string' },
   clients: { type: 'string', default: 'wire,kafkajs' },
   instances: { type: 'string', default: '' },
+  pin: { type: 'boolean', default: false },
   ceilings: { type: 'string', default: 'wire,kafkajs' },
   workers: { type: 'string' },
   'engine-args': { type: 'string', default: '' },
@@ -260,15 +265,18 @@ async function runMembers(env: RunEnv, n: number, sys: SystemCpu): Promise<Membe
   const workersEach = given ? ENGINE.workers : Math.max(1, Math.floor(ENGINE.workers / n));
   sys.reset();
   const t0 = performance.now();
-  const runs = Array.from({ length: n }, (_, i) =>
-    startChild<EngineReply>('engine-child', {
+  const runs = Array.from({ length: n }, (_, i) => {
+    const h = startChild<EngineReply>('engine-child', {
       argv: engineArgv(env, [
         '--available-now', ...engineExtra, ...(given ? [] : ['--workers', String(workersEach)]),
         '--group-member', '--instance-id', `bench-${i + 1}`, '--session-timeout', '10s',
       ], target),
       expected: Math.ceil(EVENTS / n),
-    } satisfies EngineRequest).reply,
-  );
+    } satisfies EngineRequest);
+    // Before the member starts its worker threads, which inherit the affinity.
+    if (a.pin && n > 1) spawnSync('taskset', ['-a', '-p', '-c', String(i % availableParallelism()), String(h.child.pid)], { stdio: 'ignore' });
+    return h.reply;
+  });
   const replies = await Promise.all(runs);
   const wallMs = performance.now() - t0;
   const cpuMs = replies.reduce((x, r) => x + r.cpuMs, 0);
@@ -276,7 +284,7 @@ async function runMembers(env: RunEnv, n: number, sys: SystemCpu): Promise<Membe
   const first = Math.min(...replies.map((r) => r.firstRecordMs));
   const m = measured(EVENTS, wallMs, wallMs - (Number.isFinite(first) ? first : 0), cpuMs, mainMs, Math.max(...replies.map((r) => r.peakRss)), sys.share());
   const recordsIn = replies.map((r) => r.recordsIn);
-  say(`${n} member${n > 1 ? 's' : ''} (--group-member, ${workersEach} worker threads each, --available-now → PostgreSQL): ${rate(m)}; records in per member ${recordsIn.map(fmtInt).join(' + ')}`);
+  say(`${n} member${n > 1 ? 's' : ''}${a.pin && n > 1 ? ' pinned to a core each' : ''} (--group-member, ${workersEach} worker threads each, --available-now → PostgreSQL): ${rate(m)}; records in per member ${recordsIn.map(fmtInt).join(' + ')}`);
   return { instances: n, workersEach, measured: m, recordsIn, rowsInDb: await rowsInDb(target.schema) };
 }
 
@@ -378,7 +386,7 @@ const runsOf = (r: VariantResult): { run: string; m: Measured }[] => [
   ...(r.ceilings.kafkajs ? [{ run: 'kafkajs ceiling', m: r.ceilings.kafkajs.measured }] : []),
   ...(r.engines.wire ? [{ run: 'engine wire', m: r.engines.wire.measured }] : []),
   ...(r.engines.kafkajs ? [{ run: 'engine kafkajs', m: r.engines.kafkajs.measured }] : []),
-  ...r.members.map((x) => ({ run: `${x.instances} member${x.instances > 1 ? 's' : ''} × ${x.workersEach} workers`, m: x.measured })),
+  ...r.members.map((x) => ({ run: `${x.instances} member${x.instances > 1 ? 's' : ''} × ${x.workersEach} workers${a.pin && x.instances > 1 ? ', pinned' : ''}`, m: x.measured })),
 ];
 
 say('\n== results');
@@ -471,6 +479,7 @@ if (!a['no-json']) {
       spanMs: SPAN_MS,
       clients: ENGINES,
       instances: INSTANCES,
+      pin: a.pin,
       ceilings: CEILINGS,
       engineArgs: engineExtra,
       fetch: FETCH,
