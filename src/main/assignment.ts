@@ -85,7 +85,8 @@ export interface RestoreParts {
 /**
  * Member mode: the partitions the group assigned, each restored from its own snapshot
  * (window state, watermark, offset, event time) or started empty: from the group's
- * committed offset, else --starting-offsets. Returns where to read each from.
+ * committed offset, else --starting-offsets (from the start, whatever it says, for a
+ * partition added to a topic the group has read). Returns where to read each from.
  */
 export async function restorePartitions(
   parts: PartitionRef[],
@@ -99,6 +100,10 @@ export async function restorePartitions(
     if (s === undefined) throw new SmartGridError('INTERNAL', `assigned a partition of unexpected topic ${topic}`);
     const offsets = new Map((await r.source.offsets(topic)).map((o) => [o.partition, o]));
     const committed = await r.source.committed(topic);
+    // The group has read this topic before: a partition of it without an offset was added
+    // since, and holds only new records, so it is read from its start (--starting-offsets
+    // latest is for a new group).
+    const groupStarted = [...committed.values()].some((c) => c >= 0);
     for (const { partition } of parts.filter((p) => p.topic === topic)) {
       const key = topic + ':' + partition;
       const op = new StreamOperator(s.kind, topic, s.windowMs, r.opts.allowedLatenessMs, r.opts.idleTimeoutMs, partition);
@@ -122,7 +127,7 @@ export async function restorePartitions(
               `a new --group-id, or pass --ignore-missing-checkpoint to continue from the committed offsets with empty state`,
           );
         }
-        ps.next = c >= 0 ? c : r.opts.startingOffsets === 'earliest' ? off.low : off.high;
+        ps.next = c >= 0 ? c : r.opts.startingOffsets === 'earliest' || groupStarted ? off.low : off.high;
       }
       if (ps.next < off.low) {
         r.log.warn('records were deleted by retention before they were processed', { topic, partition, from: ps.next, to: off.low });

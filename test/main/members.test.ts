@@ -75,9 +75,9 @@ test('assigned partitions resume from their snapshots, else from committed offse
   const streams = new Map(STREAM_LIST.map((s, kind) => [s.name, new StreamOperator(kind as Kind, s.name, W, 600_000, 0)]));
   const source = {
     offsets: () => Promise.resolve([0, 1, 2].map((partition) => ({ partition, low: 100, high: 1000 }))),
-    committed: () => Promise.resolve(new Map([[0, 500], [1, -1], [2, -1]])),
+    committed: (): Promise<Map<number, number>> => Promise.resolve(new Map([[0, 500], [1, -1], [2, -1]])),
   };
-  const opts = { allowedLatenessMs: 600_000, idleTimeoutMs: 0, availableNow: false, startingOffsets: 'earliest' as const, ignoreMissingCheckpoint: false, groupId: 'g' };
+  const opts: { allowedLatenessMs: number; idleTimeoutMs: number; availableNow: boolean; startingOffsets: 'earliest' | 'latest'; ignoreMissingCheckpoint: boolean; groupId: string } = { allowedLatenessMs: 600_000, idleTimeoutMs: 0, availableNow: false, startingOffsets: 'earliest', ignoreMissingCheckpoint: false, groupId: 'g' };
   const restore = (snaps: Map<string, TopicSnapshot | null>, o = opts) => {
     const positions = new Positions(() => Kind.meter);
     const ops = new Map<string, StreamOperator>();
@@ -105,4 +105,10 @@ test('assigned partitions resume from their snapshots, else from committed offse
   // --ignore-missing-checkpoint: from the committed offset with empty state.
   const ig = restore(new Map(), { ...opts, ignoreMissingCheckpoint: true });
   assert.deepEqual((await ig.from).map((f) => f.offset), [500, 100]);
+  // --starting-offsets latest: partition 1 has no offset although the group read partition
+  // 0, so it was added since: read from its start; for a new group, from the end.
+  const latest = { ...opts, ignoreMissingCheckpoint: true, startingOffsets: 'latest' as const };
+  assert.deepEqual((await restore(new Map(), latest).from).map((f) => f.offset), [500, 100]);
+  source.committed = () => Promise.resolve(new Map([[0, -1], [1, -1], [2, -1]]));
+  assert.deepEqual((await restore(new Map(), latest).from).map((f) => f.offset), [1000, 1000]);
 });
