@@ -310,5 +310,7 @@ export function isTransient(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   if (typeof code !== 'string') return true; // network errors (ECONNREFUSED, …) and timeouts
   if (/^E[A-Z]+$/.test(code)) return true;
-  return /^(08|53|57|58|40|55)/.test(code) || code === '42501' || code === '3D000' || code === '28000';
+  // 25P03: the server ended a session left idle in a transaction (a member paused past
+  // idle_in_transaction_session_timeout); a new connection may try again.
+  return /^(08|53|57|58|40|55)/.test(code) || code === '42501' || code === '3D000' || code === '28000' || code === '25P03';
 }
