@@ -348,16 +348,7 @@ export class KafkaWireClient {
    * waits for the rebalance); timeoutMs replaces requestTimeoutMs (heartbeats: an answer
    * later than the session timeout is no use).
    */
-  async groupRequest<T>(
-    groupId: string,
-    lane: string,
-    what: string,
-    spec: () => RequestSpec<T>,
-    errorCodeOf: (res: T) => number,
-    options: { retryForMs: number; extraTimeoutMs?: number; timeoutMs?: number },
-  ): Promise<T> {
-    return this.groups.groupRequest(groupId, lane, what, spec, errorCodeOf, options);
-  }
+  groupRequest: GroupCoordinator['groupRequest'] = (...args) => this.groups.groupRequest(...args);
 
   /**
    * @internal Commits offsets as a group member (its generation, member id and instance
