@@ -6,14 +6,14 @@
  */
 import { threadId } from 'node:worker_threads';
 import { columnValues, type ColumnBuffers } from '../arrow/columns.js';
-import { Kind, R_LATE, SUM_SCALE, VARS_PER_KIND, type AggregateResult, type AggregateTask } from './protocol.js';
+import { Kind, R_LATE, SUM_SCALE, VARS_PER_KIND, type AggregateResult, type TaskHead } from './protocol.js';
 import { STATS_WIDTH, statsAdd, statsInit } from './stats.js';
 import type { Dict } from './dict.js';
 import type { Rejects } from './fields.js';
 
 /** Assigns windows and folds the decoded columns into per-(window, group) partials. */
 export function aggregateTable(
-  task: AggregateTask,
+  task: TaskHead,
   table: ReturnType<ColumnBuffers['toTable']>,
   m: number,
   srcIndex: Uint32Array,

@@ -1,15 +1,21 @@
 /**
- * Decode, validate, window and aggregate one packed batch of records of one kind.
- * Runs inside a worker thread; pure apart from reusing its column buffers. The field
- * readers are in fields.ts, the windowing and folding kernel in aggregate-table.ts.
+ * Decode, validate, window and aggregate one batch of records of one kind.
+ * Runs inside a worker thread; pure apart from reusing its column buffers. Each payload
+ * is read by the fast path first (scan.ts: the wanted fields straight from the bytes);
+ * one the fast path does not take whole — anything unusual, and every record that is
+ * rejected — is read again by the general path (JSON.parse and the field readers of
+ * fields.ts), which decides and words the outcome. The windowing and folding kernel is
+ * in aggregate-table.ts.
  */
 import { Buffer } from 'node:buffer';
 import { ColumnBuffers } from '../arrow/columns.js';
 import { STREAMS } from '../common/streams.js';
-import { Kind, type AggregateResult, type AggregateTask } from './protocol.js';
+import { Kind, type AggregateResult, type AggregateTask, type TaskHead } from './protocol.js';
 import { aggregateTable } from './aggregate-table.js';
-import { Dict } from './dict.js';
-import { Payloads, Rejects, parseRecord, readDecimal, readText, readTimestamp } from './fields.js';
+import { Dict, Interner } from './dict.js';
+import { Payloads, Rejects, parseRecord, readDecimal, readText, readTimestamp, timeUsable, type RecordSource } from './fields.js';
+import { fitsDecimal, parseTimestamp, parseTimestampBytes } from './parse.js';
+import { ABSENT, FieldScanner, NUMBER, STRING, asciiTextOk } from './scan.js';
 
 /** The input fields of each stream with the seed's column types: text lengths and DECIMAL(precision, scale). */
 const SENSOR = STREAMS.sensor.fields;
@@ -23,26 +29,98 @@ const weatherCols = new ColumnBuffers(
   ['condition'],
 );
 
-export function aggregateBatch(task: AggregateTask): AggregateResult {
-  const t0 = process.hrtime.bigint();
+/** Group keys and condition names, interned per worker across batches. */
+const groupKeys = new Interner();
+const conditionNames = new Interner();
+
+const sensorScan = new FieldScanner(['sensor_id', 'sensor_type', 'value', 'timestamp']);
+const meterScan = new FieldScanner(['customer_id', 'reading', 'timestamp']);
+const weatherScan = new FieldScanner(['timestamp', 'temperature', 'humidity', 'pressure', 'wind_speed', 'weather_condition']);
+
+/** Whether the general path is forced (tests compare both paths on the same records). */
+let fastPath = true;
+export function setFastPath(on: boolean): void {
+  fastPath = on;
+}
+
+/** A packed task's payloads as a record source. */
+export function packedSource(task: AggregateTask): RecordSource {
   const n = task.offsets.length - 1;
-  const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-  const src = new Payloads(buf, task.offsets);
+  const length = new Int32Array(n);
+  for (let i = 0; i < n; i++) length[i] = task.offsets[i + 1] - task.offsets[i];
+  return {
+    count: n,
+    buffers: [Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength)],
+    buffer: null,
+    start: task.offsets,
+    length,
+  };
+}
+
+export function aggregateBatch(task: AggregateTask): AggregateResult {
+  return aggregateRecords(task, packedSource(task));
+}
+
+/** The event time of a scanned timestamp field (a string or a number), or NaN. */
+function scannedTime(sc: FieldScanner, f: number, b: Uint8Array): number {
+  return sc.state[f] === STRING ? parseTimestampBytes(b, sc.start[f], sc.end[f]) : parseTimestamp(sc.num[f]);
+}
+
+/** A scanned number that passes readDecimal's checks, or NaN. */
+function scannedDecimal(sc: FieldScanner, f: number, digits: readonly [number, number]): number {
+  if (sc.state[f] !== NUMBER) return NaN;
+  const x = sc.num[f];
+  return Number.isFinite(x) && fitsDecimal(x, digits[0], digits[1]) ? x : NaN;
+}
+
+/** A scanned string that passes readText's checks. */
+function scannedText(sc: FieldScanner, f: number, b: Uint8Array, max: number): boolean {
+  return sc.state[f] === STRING && asciiTextOk(b, sc.start[f], sc.end[f], max);
+}
+
+export function aggregateRecords(task: TaskHead, src: RecordSource): AggregateResult {
+  const t0 = process.hrtime.bigint();
+  const n = src.count;
+  const { buffers, buffer, start, length } = src;
+  const text = new Payloads(src);
   const rej = new Rejects();
-  const groups = new Dict();
-  const conds = new Dict();
+  const groups = new Dict(groupKeys);
+  const conds = new Dict(conditionNames);
   const cols = task.kind === Kind.sensor ? sensorCols : task.kind === Kind.meter ? meterCols : weatherCols;
   cols.reserve(n);
   // Records that pass validation are written densely; srcIndex maps back to task order.
   const srcIndex = new Uint32Array(n);
   let m = 0;
   const ts = cols.f64.get('event_time')!;
+  const fast = fastPath;
 
   if (task.kind === Kind.sensor) {
     const val = cols.f64.get('value')!;
     const grp = cols.i32.get('group')!;
+    const sc = sensorScan;
     for (let i = 0; i < n; i++) {
-      const o = parseRecord(src, i, rej);
+      const len = length[i];
+      if (fast && len > 0) {
+        const b = buffers[buffer === null ? 0 : buffer[i]];
+        const s = start[i];
+        if (
+          sc.scan(b, s, s + len) &&
+          scannedText(sc, 0, b, SENSOR.sensor_id.max) &&
+          scannedText(sc, 1, b, SENSOR.sensor_type.max) &&
+          sc.state[3] !== ABSENT
+        ) {
+          const x = scannedDecimal(sc, 2, SENSOR.value.digits);
+          const t = x === x ? scannedTime(sc, 3, b) : NaN;
+          if (timeUsable(t, task)) {
+            ts[m] = t;
+            val[m] = x;
+            grp[m] = groups.idBytes(b, sc.start[1], sc.end[1], sc.start[0], sc.end[0]);
+            srcIndex[m++] = i;
+            continue;
+          }
+        }
+      }
+      const o = parseRecord(text, i, rej);
       if (o === null) continue;
       const id = readText(o, 'sensor_id', SENSOR.sensor_id.max, i, rej);
       if (id === null) continue;
@@ -60,8 +138,25 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
   } else if (task.kind === Kind.meter) {
     const val = cols.f64.get('reading')!;
     const grp = cols.i32.get('group')!;
+    const sc = meterScan;
     for (let i = 0; i < n; i++) {
-      const o = parseRecord(src, i, rej);
+      const len = length[i];
+      if (fast && len > 0) {
+        const b = buffers[buffer === null ? 0 : buffer[i]];
+        const s = start[i];
+        if (sc.scan(b, s, s + len) && scannedText(sc, 0, b, METER.customer_id.max) && sc.state[2] !== ABSENT) {
+          const x = scannedDecimal(sc, 1, METER.reading.digits);
+          const t = x === x ? scannedTime(sc, 2, b) : NaN;
+          if (timeUsable(t, task)) {
+            ts[m] = t;
+            val[m] = x;
+            grp[m] = groups.idBytes(b, sc.start[0], sc.end[0]);
+            srcIndex[m++] = i;
+            continue;
+          }
+        }
+      }
+      const o = parseRecord(text, i, rej);
       if (o === null) continue;
       const cust = readText(o, 'customer_id', METER.customer_id.max, i, rej);
       if (cust === null) continue;
@@ -81,8 +176,31 @@ export function aggregateBatch(task: AggregateTask): AggregateResult {
     const pres = cols.f64.get('pressure')!;
     const wind = cols.f64.get('wind_speed')!;
     const cond = cols.i32.get('condition')!;
+    const sc = weatherScan;
     for (let i = 0; i < n; i++) {
-      const o = parseRecord(src, i, rej);
+      const len = length[i];
+      if (fast && len > 0) {
+        const b = buffers[buffer === null ? 0 : buffer[i]];
+        const s = start[i];
+        if (sc.scan(b, s, s + len) && sc.state[0] !== ABSENT && scannedText(sc, 5, b, WEATHER.weather_condition.max)) {
+          const t = scannedTime(sc, 0, b);
+          const a = timeUsable(t, task) ? scannedDecimal(sc, 1, WEATHER.temperature.digits) : NaN;
+          const h = a === a ? scannedDecimal(sc, 2, WEATHER.humidity.digits) : NaN;
+          const p = h === h ? scannedDecimal(sc, 3, WEATHER.pressure.digits) : NaN;
+          const w = p === p ? scannedDecimal(sc, 4, WEATHER.wind_speed.digits) : NaN;
+          if (w === w) {
+            ts[m] = t;
+            temp[m] = a;
+            hum[m] = h;
+            pres[m] = p;
+            wind[m] = w;
+            cond[m] = conds.idBytes(b, sc.start[5], sc.end[5]);
+            srcIndex[m++] = i;
+            continue;
+          }
+        }
+      }
+      const o = parseRecord(text, i, rej);
       if (o === null) continue;
       const t = readTimestamp(o, i, rej, task);
       if (Number.isNaN(t)) continue;

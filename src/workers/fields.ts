@@ -5,7 +5,7 @@
  * record that fails is added to Rejects with the reason and a message for the dead
  * letters; aggregate.ts uses these per stream.
  */
-import { isAscii, isUtf8 } from 'node:buffer';
+import { isUtf8, type Buffer } from 'node:buffer';
 import { checkText, describe, fitsDecimal, MAX_WINDOW_END, MIN_MS, parseNumber, parseTimestamp, timestampProblem } from './parse.js';
 import { R_FUTURE, R_INVALID_JSON, R_INVALID_RECORD, R_OUT_OF_RANGE, type AggregateTask } from './protocol.js';
 
@@ -24,26 +24,31 @@ export class Rejects {
 export type Obj = Record<string, unknown>;
 
 /**
- * The task's payloads as text. When the whole buffer is ASCII (the usual case) it is
- * decoded once and records are cheap slices of that string, with no per-record UTF-8
- * check; otherwise each record is checked and decoded on its own.
+ * Where a task's payloads are: record i is `buffers[buffer[i]]` (buffers[0] when `buffer`
+ * is null) from `start[i]`, `length[i]` bytes long; -1 for a null value (a tombstone).
+ * A packed task has one buffer; a raw task's records stay where the record batches (or
+ * their decompressed sections) hold them.
  */
-export class Payloads {
-  private readonly text: string | null;
+export interface RecordSource {
+  count: number;
+  buffers: Buffer[];
+  buffer: Uint16Array | null;
+  start: Int32Array | Uint32Array;
+  length: Int32Array;
+}
 
-  constructor(
-    private readonly buf: Buffer,
-    private readonly off: Uint32Array,
-  ) {
-    this.text = isAscii(buf) ? buf.toString('latin1') : null;
-  }
+/** The payloads of a source as text, for the general path (JSON.parse). */
+export class Payloads {
+  constructor(private readonly src: RecordSource) {}
 
   /** Record i as a string, or null when it is not valid UTF-8. */
   get(i: number): string | null {
-    const a = this.off[i];
-    const b = this.off[i + 1];
-    if (this.text !== null) return this.text.slice(a, b);
-    return isUtf8(this.buf.subarray(a, b)) ? this.buf.toString('utf8', a, b) : null;
+    const { buffers, buffer, start, length } = this.src;
+    const len = length[i];
+    if (len <= 0) return '';
+    const b = buffers[buffer === null ? 0 : buffer[i]];
+    const s = start[i];
+    return isUtf8(b.subarray(s, s + len)) ? b.toString('utf8', s, s + len) : null;
   }
 }
 
@@ -82,7 +87,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
  * included), and it is not further ahead of the engine's wall clock than the allowed
  * future skew. A rejected record never moves event time.
  */
-export function readTimestamp(o: Obj, i: number, rej: Rejects, task: AggregateTask): number {
+export function readTimestamp(o: Obj, i: number, rej: Rejects, task: Pick<AggregateTask, 'futureLimit' | 'windowMs'>): number {
   const raw = o.timestamp;
   const t = parseTimestamp(raw);
   if (Number.isNaN(t)) {
@@ -107,6 +112,16 @@ export function readTimestamp(o: Obj, i: number, rej: Rejects, task: AggregateTa
     return NaN;
   }
   return t;
+}
+
+/**
+ * Whether an event time passes every check of readTimestamp (read, not in the future,
+ * its window inside the years 0001–9999): the fast path's test, with no message.
+ */
+export function timeUsable(t: number, task: Pick<AggregateTask, 'futureLimit' | 'windowMs'>): boolean {
+  if (!(t <= task.futureLimit)) return false; // NaN too
+  const ws = Math.floor(t / task.windowMs) * task.windowMs;
+  return ws >= MIN_MS && ws + task.windowMs <= MAX_WINDOW_END;
 }
 
 export function readText(o: Obj, field: string, max: number, i: number, rej: Rejects): string | null {

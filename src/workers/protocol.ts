@@ -45,6 +45,9 @@ export interface AggregateTask {
   numParts: number;
 }
 
+/** A task without its payloads: what the field readers and the window kernel need. */
+export type TaskHead = Omit<AggregateTask, 'bytes' | 'offsets'>;
+
 export interface AggregateResult {
   kind: Kind;
   /** Records in the task. */

@@ -1,13 +1,14 @@
 /**
  * Raw record batches → aggregate: the worker side of the wire source. Decodes one
- * partition's fetched batches (CRC-32C, decompression, transactions: src/kafka/decode.ts),
- * packs the values back to back and aggregates them like any other task. Rejected records
- * come back with their offsets, keys and values, since the main thread never decoded them.
+ * partition's fetched batches (CRC-32C, decompression, transactions: src/kafka/decode.ts)
+ * and aggregates the values where the batches hold them, like any other task. Rejected
+ * records come back with their offsets, keys and values, since the main thread never
+ * decoded them.
  */
 import { Buffer } from 'node:buffer';
 import { decodeRecordBatches } from '../kafka/decode.js';
 import { KafkaWireError } from '../kafka/errors.js';
-import { aggregateBatch } from './aggregate.js';
+import { aggregateBatch, aggregateRecords } from './aggregate.js';
 import type { AggregateResult, AnyAggregateTask, RawAggregateTask } from './protocol.js';
 
 export function aggregateRaw(task: RawAggregateTask): AggregateResult {
@@ -25,31 +26,11 @@ export function aggregateRaw(task: RawAggregateTask): AggregateResult {
   let n = d.count;
   while (n > 0 && d.offsets[n - 1] >= endOffset) n--;
   const bufs = d.buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-  let total = 0;
-  for (let i = 0; i < n; i++) if (d.valueLength[i] > 0) total += d.valueLength[i];
-  const packed = Buffer.allocUnsafeSlow(total);
-  const offsets = new Uint32Array(n + 1);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    offsets[i] = at;
-    const len = d.valueLength[i];
-    if (len > 0) {
-      const s = d.valueStart[i];
-      at += bufs[d.buffer[i]].copy(packed, at, s, s + len);
-    }
-  }
-  offsets[n] = at;
   const t1 = process.hrtime.bigint();
-  const r = aggregateBatch({
-    kind: task.kind,
-    windowMs: task.windowMs,
-    watermark: task.watermark,
-    futureLimit: task.futureLimit,
-    bytes: packed,
-    offsets,
-    parts: new Uint16Array(n),
-    numParts: 1,
-  });
+  const r = aggregateRecords(
+    { kind: task.kind, windowMs: task.windowMs, watermark: task.watermark, futureLimit: task.futureLimit, parts: new Uint16Array(n), numParts: 1 },
+    { count: n, buffers: bufs, buffer: d.buffer, start: d.valueStart, length: d.valueLength },
+  );
   const k = r.rejected.length;
   const rejectedRecords = { offsets: new Float64Array(k), keys: new Array<Uint8Array | null>(k), values: new Array<Uint8Array | null>(k) };
   for (let j = 0; j < k; j++) {
