@@ -239,6 +239,7 @@ async function rowsInDb(schema: string): Promise<Record<string, number>> {
 
 const say = (s: string): boolean => process.stdout.write(s + '\n');
 const rate = (m: Measured): string => `${fmtInt(m.events)} records in ${(m.wallMs / 1000).toFixed(1)} s = ${fmtInt(m.eventsPerSec)} events/s`;
+const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const us = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 
 function ratio(name: string, x: Measured | undefined, y: Measured | undefined): Ratio | undefined {
@@ -254,7 +255,7 @@ async function runEngine(env: RunEnv, client: Client, sys: SystemCpu): Promise<E
     expected: EVENTS,
   } satisfies EngineRequest).reply;
   const m = measured(e.recordsIn, e.wallMs, e.lastRecordMs - e.firstRecordMs, e.cpuMs, e.mainThreadCpuMs, e.peakRss, sys.share());
-  say(`engine --kafka-client ${client} (--available-now → PostgreSQL): ${rate(m)}`);
+  say(`engine --kafka-client ${client} (--available-now → PostgreSQL): ${rate(m)}; first record at ${secs(e.firstRecordMs)}, last at ${secs(e.lastRecordMs)}, done at ${secs(e.wallMs)}`);
   if (e.recordsIn !== EVENTS) say(`WARNING: the engine (${client}) counted ${e.recordsIn} records in, expected ${EVENTS}`);
   return { ...e, measured: m, client, target, rowsInDb: await rowsInDb(target.schema) };
 }

@@ -10,12 +10,14 @@
  */
 import { listOffsets } from './list-offsets.js';
 import { Connection, checkApiVersions } from './connection.js';
-import { KafkaCode, KafkaWireError } from './errors.js';
+import { KafkaCode, KafkaWireError, kafkaCodeName } from './errors.js';
+import { describeGroupsRequest, type DescribedGroup } from './group-protocol.js';
 import {
   fetchRequest,
   metadataRequest,
   type BrokerInfo,
   type FetchResponse,
+  type MetadataResponse,
   type RequestSpec,
 } from './protocol.js';
 import type { CommitMember, CommitOffset, FetchedOffset } from './group-offsets-protocol.js';
@@ -240,8 +242,35 @@ export class KafkaWireClient {
 
   // ---------------------------------------------------------------- metadata
 
+  /**
+   * The partition ids of each of `topics` that exists (fresh metadata, which also refreshes
+   * leaders); a topic the broker does not know is left out. Never creates a topic.
+   */
+  async topicPartitions(topics: readonly string[]): Promise<Map<string, number[]>> {
+    const md = await this.retrying('metadata', () => this.refreshMetadata(topics));
+    const out = new Map<string, number[]>();
+    for (const t of md.topics) if (t.errorCode === 0) out.set(t.name, t.partitions.map((p) => p.partition).sort((a, b) => a - b));
+    return out;
+  }
+
+  /**
+   * The state and members of a consumer group, from its coordinator (DescribeGroups);
+   * coordinator moves are retried like the other group requests.
+   */
+  async describeGroup(groupId: string): Promise<DescribedGroup> {
+    const res = await this.groups.groupRequest(groupId, '', 'describing group', () => describeGroupsRequest([groupId]), (x) => x.groups[0]?.errorCode ?? 0, {
+      retryForMs: this.retryTimeoutMs,
+    });
+    const g = res.groups.find((x) => x.groupId === groupId);
+    if (g === undefined) throw new KafkaWireError('KAFKA_ERROR', `describing group ${groupId}: the broker's answer does not mention it`);
+    if (g.errorCode !== 0) {
+      throw new KafkaWireError('KAFKA_ERROR', `describing group ${groupId}: ${kafkaCodeName(g.errorCode)}`, { kafkaCode: g.errorCode });
+    }
+    return g;
+  }
+
   /** Refreshes the metadata of `topics` (leaders, epochs, partition counts, brokers). */
-  async refreshMetadata(topics: readonly string[]): Promise<void> {
+  async refreshMetadata(topics: readonly string[]): Promise<MetadataResponse> {
     const c = await this.anyConnection();
     const md = await this.sendOn(c, metadataRequest(topics));
     this.brokers.clear();
@@ -257,6 +286,7 @@ export class KafkaWireClient {
         else this.leaders.delete(tpKey(t.name, p.partition));
       }
     }
+    return md;
   }
 
   /** Number of partitions of `topic` (fresh metadata); 0 when the broker does not know the topic. */

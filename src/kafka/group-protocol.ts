@@ -20,6 +20,7 @@ export const GroupApiKey = {
   Heartbeat: 12,
   LeaveGroup: 13,
   SyncGroup: 14,
+  DescribeGroups: 15,
 } as const;
 
 /**
@@ -32,6 +33,7 @@ export const GROUP_API_VERSIONS: Readonly<Record<keyof typeof GroupApiKey, numbe
   Heartbeat: 4,
   LeaveGroup: 5,
   SyncGroup: 5,
+  DescribeGroups: 5,
 };
 
 /** The protocol type of Kafka consumers: the tools decode member metadata and assignments only for it. */
@@ -229,6 +231,51 @@ export function leaveGroupRequest(
       });
       r.tags();
       return { errorCode, members: ms };
+    },
+  };
+}
+
+// ------------------------------------------------------------------ DescribeGroups v5
+
+export interface DescribedGroup {
+  errorCode: number;
+  groupId: string;
+  /** Stable, PreparingRebalance, CompletingRebalance, Empty, Dead (or '' ). */
+  state: string;
+  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string }[];
+}
+
+/** DescribeGroups v5 (flexible): the state and members of groups, from their coordinator. */
+export function describeGroupsRequest(groupIds: readonly string[]): RequestSpec<{ groups: DescribedGroup[] }> {
+  return {
+    apiKey: GroupApiKey.DescribeGroups,
+    apiVersion: GROUP_API_VERSIONS.DescribeGroups,
+    body: (w) =>
+      w
+        .compactArray(groupIds, (x, g) => x.compactString(g))
+        .bool(false)
+        .tags(),
+    decode: (r) => {
+      r.int32(); // throttle
+      const groups = r.compactArray((x) => {
+        const errorCode = x.int16();
+        const groupId = x.compactString() ?? '';
+        const state = x.compactString() ?? '';
+        x.compactString(); // protocol type
+        x.compactString(); // protocol data (the assignor)
+        const members = x.compactArray((y) => {
+          const m = { memberId: y.compactString() ?? '', groupInstanceId: y.compactString(), clientId: y.compactString() ?? '', clientHost: y.compactString() ?? '' };
+          y.compactBytes(); // metadata
+          y.compactBytes(); // assignment
+          y.tags();
+          return m;
+        });
+        x.int32(); // authorized operations
+        x.tags();
+        return { errorCode, groupId, state, members };
+      });
+      r.tags();
+      return { groups };
     },
   };
 }

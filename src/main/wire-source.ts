@@ -70,6 +70,7 @@ export class WireSource implements RecordSource {
   readonly clientId: string;
   private client!: KafkaWireClient;
   private kafkaAdmin!: Admin;
+  private adminConnected = false;
   private admin!: KafkaAdmin;
   private fetcher!: Fetcher;
   private readonly partitions = new Map<string, number[]>();
@@ -148,7 +149,6 @@ export class WireSource implements RecordSource {
         }
       }
       this.opts.reachability?.answered();
-      await this.kafkaAdmin.connect();
     } catch (e) {
       if (e instanceof KafkaWireError && (e.code === 'KAFKA_AUTH_FAILED' || e.code === 'KAFKA_TLS_FAILED')) {
         throw new SmartGridError('KAFKA_ERROR', `Kafka at ${this.opts.brokers.join(',')} refused the connection: ${e.message}`, { cause: e });
@@ -157,15 +157,30 @@ export class WireSource implements RecordSource {
     }
   }
 
+  /**
+   * The topics' partitions, from one Metadata request when every topic exists (the usual
+   * start); kafkajs's admin client, connected only then, creates missing topics or waits
+   * for them.
+   */
   async ensureTopics(topics: string[], create: boolean, partitions: number): Promise<Map<string, number[]>> {
-    const m = await this.admin.ensureTopics(topics, create, partitions);
+    let m = await this.client.topicPartitions(topics);
+    if (!topics.every((t) => (m.get(t)?.length ?? 0) > 0)) {
+      if (!this.adminConnected) {
+        await this.kafkaAdmin.connect();
+        this.adminConnected = true;
+      }
+      m = await this.admin.ensureTopics(topics, create, partitions);
+    }
     for (const [t, ps] of m) this.partitions.set(t, ps);
     this.lastMetadataAt = Date.now();
     return m;
   }
 
-  groupMembers(): Promise<GroupMemberInfo[]> {
-    return this.admin.groupMembers(this.opts.groupId);
+  /** The group's current members (DescribeGroups to its coordinator); none when it is Empty or Dead. */
+  async groupMembers(): Promise<GroupMemberInfo[]> {
+    const g = await this.client.describeGroup(this.opts.groupId);
+    if (g.state === 'Dead' || g.state === 'Empty') return [];
+    return g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost }));
   }
 
   private refs(topic: string): { topic: string; partition: number }[] {
@@ -394,6 +409,6 @@ export class WireSource implements RecordSource {
     // Closing the connections ends a fetch still waiting for its answer.
     await this.client?.close().catch(() => {});
     await this.loop?.catch(() => {});
-    await this.kafkaAdmin?.disconnect().catch(() => {});
+    if (this.adminConnected) await this.kafkaAdmin.disconnect().catch(() => {});
   }
 }

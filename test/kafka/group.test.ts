@@ -149,6 +149,25 @@ test('two members split two topics 3 + 3; Kafka\'s Admin and kafkajs describe bo
     [a.member.memberId, names(a.member.assignment)],
     [b.member.memberId, names(b.member.assignment)],
   ].sort());
+
+  // The wire client's own DescribeGroups (the single-instance check uses it) sees the same.
+  const own = await a.client.describeGroup(group);
+  assert.equal(own.state, 'Stable');
+  assert.deepEqual(
+    own.members.map((m) => [m.memberId, m.groupInstanceId, m.clientId]).sort(),
+    [
+      [a.member.memberId, 'inst-a', a.client.clientId],
+      [b.member.memberId, 'inst-b', b.client.clientId],
+    ].sort(),
+  );
+  assert.ok(own.members.every((m) => m.clientHost.length > 0));
+  const unknown = await a.client.describeGroup(uniqueName('grp_never'));
+  assert.ok(unknown.state === 'Dead' && unknown.members.length === 0, `a group nobody joined is ${unknown.state}`);
+  // Metadata lists existing topics' partitions and never creates a missing one.
+  const missing = uniqueName('grp_missing');
+  const parts = await a.client.topicPartitions([...topics, missing]);
+  assert.deepEqual([...parts.entries()].sort(), topics.map((tp) => [tp, [0, 1, 2]]).sort());
+  assert.equal((await a.client.topicPartitions([missing])).size, 0, 'asking did not create the topic');
   assert.deepEqual([...a.errors, ...b.errors], []);
 });
 
