@@ -11,7 +11,8 @@ import { copyInto } from './copy-into.js';
 import { describeError, SmartGridError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { PgConnection } from '../common/pg-options.js';
-import { byStream } from '../common/streams.js';
+import { byStream, STREAM_LIST } from '../common/streams.js';
+import type { WindowState } from './window-store.js';
 import { deadLetterRows, lines, streamRows } from './copy-rows.js';
 import type { Sink, SinkBatch, SinkCounts } from './sink.js';
 import { INSERT_REJECTED, SINK_TARGETS, STAGING_SQL } from './sink-sql.js';
@@ -81,6 +82,39 @@ export interface PgSinkOptions {
 
 const guarded = new WeakSet<pg.PoolClient>();
 
+/**
+ * A flush of at least PARALLEL_MIN_ROWS aggregate rows (the windows that all become final
+ * at once: the end of an available-now run, a watermark jump after a pause) is written as
+ * up to PARALLEL_WRITES transactions on their own connections at once, split by window:
+ * PostgreSQL then updates the tables' indexes on as many cores (~15 µs per row on one).
+ * Rows are upserts and dead letters are inserted once, so a crash between the parts'
+ * commits is repaired by the replay exactly as between two flushes: the checkpoint and the
+ * offset commit still come after the whole flush.
+ */
+const PARALLEL_MIN_ROWS = 20_000;
+const PARALLEL_WRITES = 2;
+
+/** Splits a flush by whole windows into at most `ways` parts of similar row counts (dead letters in the first). */
+export function splitBatch(b: SinkBatch, minRows: number, ways: number): SinkBatch[] {
+  const all = STREAM_LIST.flatMap((s) => b[s.name].map((w) => ({ stream: s.name, w })));
+  const total = all.reduce((n, x) => n + x.w.keys.length, 0);
+  if (total < minRows || all.length < 2 || ways < 2) return [b];
+  const parts: SinkBatch[] = Array.from({ length: Math.min(ways, all.length) }, (_, i) => ({
+    ...byStream(() => [] as WindowState[]),
+    windowMs: b.windowMs,
+    deadLetters: i === 0 ? b.deadLetters : [],
+  }));
+  const rows = parts.map(() => 0);
+  // Largest windows first, each to the part with the fewest rows so far.
+  for (const x of all.sort((p, q) => q.w.keys.length - p.w.keys.length)) {
+    let k = 0;
+    for (let i = 1; i < parts.length; i++) if (rows[i] < rows[k]) k = i;
+    parts[k][x.stream].push(x.w);
+    rows[k] += x.w.keys.length;
+  }
+  return parts;
+}
+
 export class PgSink implements Sink {
   private readonly pool: pg.Pool;
   private readonly fence: (() => MemberFence) | undefined;
@@ -106,7 +140,7 @@ export class PgSink implements Sink {
         ]
           .filter((o) => o !== '')
           .join(' ') || undefined,
-      max: 2,
+      max: PARALLEL_WRITES + 1,
       connectionTimeoutMillis: 10000,
       idleTimeoutMillis: 30000,
       application_name: 'smartgrid-stream',
@@ -168,6 +202,21 @@ export class PgSink implements Sink {
       const fence = this.fence();
       return this.transaction('writing aggregates to PostgreSQL failed', (client) => writeMemberFlush(client, b, fence));
     }
+    const parts = splitBatch(b, PARALLEL_MIN_ROWS, PARALLEL_WRITES);
+    if (parts.length === 1) return this.writeOne(b);
+    // Settle every part before answering: a retry must not overlap a part still running.
+    const done = await Promise.allSettled(parts.map((p) => this.writeOne(p)));
+    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const counts = (done as PromiseFulfilledResult<SinkCounts>[]).map((d) => d.value);
+    return counts.reduce((a, c) => {
+      for (const k of Object.keys(a) as (keyof SinkCounts)[]) a[k] += c[k];
+      return a;
+    });
+  }
+
+  /** One flush (or one part of a large one) in one transaction; see write. */
+  private async writeOne(b: SinkBatch): Promise<SinkCounts> {
     const text = SINK_TARGETS.map((t) =>
       t.stream === null ? deadLetterRows(b.deadLetters) : streamRows(t.stream, b[t.stream.name], b.windowMs[t.stream.name]),
     );
