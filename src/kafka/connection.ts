@@ -44,8 +44,15 @@ export class Connection {
   private socket: net.Socket | undefined;
   private readonly pending = new Map<number, Pending>();
   private correlation = 0;
+  /** TLS: decrypted chunks not yet assembled into frames (onData). */
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Plain TCP (onDirectRead): the reusable read buffer, its unread bytes [rs, re), and a large frame being read. */
+  private readonly rbuf = Buffer.allocUnsafe(4 * SHARED_FRAME_MIN);
+  private rs = 0;
+  private re = 0;
+  private big: Buffer | null = null;
+  private bigAt = 0;
   private failure: Error | undefined;
   /** Set once a SASL session nears its end: the owner should open a new connection (requests on this one still complete). */
   private expiring = false;
@@ -112,9 +119,16 @@ export class Connection {
   private open(timeoutMs: number): Promise<void> {
     const secure = this.options.tls;
     return new Promise((resolve, reject) => {
+      // Plain TCP reads straight into where each frame ends up (onDirectRead); TLS sockets
+      // hand over decrypted chunks ('data'), which are assembled by onData.
       const socket =
         secure === undefined
-          ? net.connect({ host: this.host, port: this.port, noDelay: true })
+          ? net.connect({
+              host: this.host,
+              port: this.port,
+              noDelay: true,
+              onread: { buffer: () => this.readTarget(), callback: (n: number) => this.onDirectRead(n) },
+            })
           : tls.connect({ host: this.host, port: this.port, ...secure });
       let tcpConnected = false;
       if (secure !== undefined) {
@@ -142,7 +156,7 @@ export class Connection {
         if (!connected) reject(err);
         this.fail(err);
       });
-      socket.on('data', (d: Buffer) => this.onData(d));
+      if (secure !== undefined) socket.on('data', (d: Buffer) => this.onData(d));
       socket.on('close', () => {
         // A SASL listener answers ApiVersions, then closes a connection that sends anything
         // else without authenticating first.
@@ -174,12 +188,6 @@ export class Connection {
       if (head.length < 4) {
         head = Buffer.concat(this.chunks);
         this.chunks = [head];
-      }
-      if (this.frames === 0 && this.options.tls === undefined && (head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
-        // A TLS record (alert or handshake, version 3.x) where a Kafka frame size (here over
-        // 350 MB) should be: the listener expects TLS.
-        this.fail(new KafkaWireError('KAFKA_TLS_FAILED', `${this.address} answered in TLS: it is a TLS (SSL or SASL_SSL) listener; set tls to connect to it`));
-        return;
       }
       const size = head.readInt32BE(0);
       if (this.buffered < size + 4) return;
@@ -216,14 +224,93 @@ export class Connection {
         this.chunks = rest.length > 0 ? [rest] : [];
         this.buffered = rest.length;
       }
-      this.frames++;
-      const id = frame.readInt32BE(0);
-      const p = this.pending.get(id);
-      if (p === undefined) continue; // answer to a request that already timed out
-      this.pending.delete(id);
-      clearTimeout(p.timer);
-      p.resolve(frame);
+      this.deliver(frame);
     }
+  }
+
+  /** Hands a response frame (correlation id first) to the request waiting for it. */
+  private deliver(frame: Buffer): void {
+    this.frames++;
+    const id = frame.readInt32BE(0);
+    const p = this.pending.get(id);
+    if (p === undefined) return; // answer to a request that already timed out
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(frame);
+  }
+
+  /**
+   * Where the next read of a plain TCP socket goes (net's onread): the rest of a large frame
+   * being received, so the kernel copies it straight into the SharedArrayBuffer that worker
+   * threads read it from (no socket chunks, no second copy, no garbage); otherwise the free
+   * end of a reusable read buffer, from which small frames are copied out. A read never
+   * runs past the end of a large frame.
+   */
+  private readTarget(): Uint8Array {
+    if (this.big !== null) return this.big.subarray(this.bigAt);
+    if (this.rs === this.re) this.rs = this.re = 0;
+    else if (this.rbuf.length - this.re < SHARED_FRAME_MIN) {
+      this.rbuf.copyWithin(0, this.rs, this.re);
+      this.re -= this.rs;
+      this.rs = 0;
+    }
+    return this.rbuf.subarray(this.re);
+  }
+
+  /** `n` bytes arrived where readTarget pointed. */
+  private onDirectRead(n: number): boolean {
+    if (this.failure !== undefined) return false;
+    if (this.big !== null) {
+      this.bigAt += n;
+      if (this.bigAt === this.big.length) {
+        const frame = this.big.subarray(4);
+        this.big = null;
+        this.deliver(frame);
+      }
+      return true;
+    }
+    this.re += n;
+    const b = this.rbuf;
+    while (this.re - this.rs >= 4) {
+      if (this.notKafka(b[this.rs], b[this.rs + 1])) return false;
+      const size = b.readInt32BE(this.rs);
+      if (size < 4) {
+        this.fail(new KafkaWireError('CORRUPT_MESSAGE', `${this.address} sent a response frame of ${size} bytes`));
+        return false;
+      }
+      const have = this.re - this.rs;
+      if (size + 4 >= SHARED_FRAME_MIN) {
+        // Large (a Fetch response): in shared memory, which the rest is read into directly.
+        const big = Buffer.from(new SharedArrayBuffer(size + 4));
+        const take = Math.min(have, size + 4);
+        b.copy(big, 0, this.rs, this.rs + take);
+        this.rs += take;
+        if (take < size + 4) {
+          this.big = big;
+          this.bigAt = take;
+          return true;
+        }
+        this.deliver(big.subarray(4));
+        continue;
+      }
+      if (have < size + 4) return true;
+      // Small: copied out, since the read buffer is reused.
+      const frame = Buffer.allocUnsafe(size);
+      b.copy(frame, 0, this.rs + 4, this.rs + 4 + size);
+      this.rs += size + 4;
+      this.deliver(frame);
+    }
+    return true;
+  }
+
+  /**
+   * A TLS record (alert or handshake, version 3.x) where the first Kafka frame size (here
+   * over 350 MB) should be: the listener expects TLS. Fails the connection saying so.
+   */
+  private notKafka(b0: number, b1: number): boolean {
+    if (this.frames !== 0 || this.options.tls !== undefined || !((b0 === 0x15 || b0 === 0x16) && b1 === 0x03)) return false;
+    this.fail(new KafkaWireError('KAFKA_TLS_FAILED', `${this.address} answered in TLS: it is a TLS (SSL or SASL_SSL) listener; set tls to connect to it`));
+    return true;
   }
 
   private nextId(): number {
