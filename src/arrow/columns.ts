@@ -26,7 +26,9 @@ export class ColumnBuffers {
 
   /** Makes room for n rows; previous contents are discarded. */
   reserve(n: number): void {
-    if (n <= this.capacity) return;
+    // Also on the first call with n = 0 (a task whose records were all transaction markers):
+    // the columns must exist before toTable.
+    if (n <= this.capacity && this.capacity > 0) return;
     this.capacity = Math.max(n, this.capacity * 2, 1024);
     for (const name of this.f64Names) this.f64.set(name, new Float64Array(this.capacity));
     for (const name of this.i32Names) this.i32.set(name, new Int32Array(this.capacity));

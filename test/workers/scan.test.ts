@@ -211,3 +211,10 @@ test('CRC-32C: the native and the JavaScript implementation agree', () => {
   // Say which one ran, so a machine without the prebuilt binary shows up in the test log.
   assert.match(CRC32C_IMPLEMENTATION, /native|JavaScript/);
 });
+
+test('a worker whose first task of a stream holds no records (only transaction markers) answers with an empty result', async () => {
+  const { ColumnBuffers } = await import('../../src/arrow/columns.js');
+  const cols = new ColumnBuffers(['event_time', 'value'], ['group']);
+  cols.reserve(0);
+  assert.equal(cols.toTable(0).numRows, 0);
+});
