@@ -11,7 +11,9 @@
  * column; results cross as transferred typed arrays instead. Wrapping costs one
  * `makeTable` of zero-copy views per task (thousands of records), nothing per record.
  */
-import { makeTable, type Table } from 'apache-arrow';
+// The table module alone: the package's entry point also loads IPC, builders and streams,
+// which cost every worker thread ~50 ms more to start.
+import { makeTable, type Table } from 'apache-arrow/table';
 
 /** Growable column buffers, reused across batches by one worker. */
 export class ColumnBuffers {
