@@ -144,8 +144,20 @@ test('an engine frozen past its session (SIGSTOP) writes nothing for partitions 
     return p;
   };
 
+  // Each step has a deadline that fails with the engines' last log lines, so that a hang
+  // (seen once in CI, not reproduced since) says where it stopped.
+  const within = <T>(ms: number, p: Promise<T>, step: string): Promise<T> =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => {
+          const tail = procs.map((e, i) => `engine ${i}:\n` + e.lines.slice(-12).map((l) => '  ' + JSON.stringify(l)).join('\n')).join('\n');
+          reject(new Error(`no progress within ${ms} ms at step '${step}'\n${tail}`));
+        }, ms).unref(),
+      ),
+    ]);
   const x = start('x');
-  await x.waitFor('first records processed');
+  await within(30_000, x.waitFor('first records processed'), 'x processes records');
   await new Promise((r) => setTimeout(r, 300));
   x.child.kill('SIGSTOP');
   // y joins; the coordinator expires x's session and gives y every partition.
@@ -153,23 +165,27 @@ test('an engine frozen past its session (SIGSTOP) writes nothing for partitions 
   // Both waiters before either line can arrive (lines of one chunk are handled at once).
   const yAssigned = y.waitFor('the group assigned partitions');
   const yRestored = y.waitFor(/^partitions restored$/);
-  assert.ok(Number((await yAssigned).generation) > 1);
-  await yRestored;
+  assert.ok(Number((await within(30_000, yAssigned, 'y is assigned partitions')).generation) > 1);
+  await within(30_000, yRestored, 'y restores them');
   // x wakes up with state and writes pending for partitions that are y's now.
   x.child.kill('SIGCONT');
-  const xReaction = await Promise.race([
-    x.waitFor(/^partitions lost$/).then(() => 'lost'),
-    x.waitFor(/engine failed/).then((l) => String(JSON.stringify(l))),
-    x.exited.then((e) => `exited with ${e.code}: ${x.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n')}`),
-  ]);
+  const xReaction = await within(
+    30_000,
+    Promise.race([
+      x.waitFor(/^partitions lost$/).then(() => 'lost'),
+      x.waitFor(/engine failed/).then((l) => String(JSON.stringify(l))),
+      x.exited.then((e) => `exited with ${e.code}: ${x.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n')}`),
+    ]),
+    'x, resumed, notices it was fenced',
+  );
   assert.ok(xReaction === 'lost' || xReaction.includes('PARTITION_FENCED') || xReaction.includes('GROUP_FENCED'), `x noticed it was fenced: ${xReaction}`);
   // Whatever x does next (it rejoins, or it stopped), y and the group finish the input.
   y.child.kill('SIGTERM');
-  assert.equal((await y.exited).code, 0);
+  assert.equal((await within(30_000, y.exited, 'y stops on SIGTERM')).code, 0);
   x.child.kill('SIGTERM');
-  await x.exited;
+  await within(30_000, x.exited, 'x stops on SIGTERM');
   const last = start('z', ['--available-now']);
-  assert.equal((await last.exited).code, 0, last.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
+  assert.equal((await within(30_000, last.exited, 'z finishes the input')).code, 0, last.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
 
   await assertTablesMatch(db.client, expected);
 });
