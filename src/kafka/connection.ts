@@ -38,16 +38,12 @@ export const SOFTWARE = { name: 'smartgrid-stream-wire', version: '1' } as const
 
 /** Frames at least this large are assembled in a SharedArrayBuffer (see onData). */
 const SHARED_FRAME_MIN = 64 * 1024;
-const EMPTY = Buffer.alloc(0);
 
 export class Connection {
   private socket: net.Socket | undefined;
   private readonly pending = new Map<number, Pending>();
   private correlation = 0;
-  /** TLS: decrypted chunks not yet assembled into frames (onData). */
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Plain TCP (onDirectRead): the reusable read buffer, its unread bytes [rs, re), and a large frame being read. */
+  /** Framing (onDirectRead): the reusable read buffer, its unread bytes [rs, re), and a large frame being read. */
   private readonly rbuf = Buffer.allocUnsafe(4 * SHARED_FRAME_MIN);
   private rs = 0;
   private re = 0;
@@ -120,7 +116,7 @@ export class Connection {
     const secure = this.options.tls;
     return new Promise((resolve, reject) => {
       // Plain TCP reads straight into where each frame ends up (onDirectRead); TLS sockets
-      // hand over decrypted chunks ('data'), which are assembled by onData.
+      // hand over decrypted chunks ('data'), which onData copies there.
       const socket =
         secure === undefined
           ? net.connect({
@@ -180,51 +176,18 @@ export class Connection {
     this.socket?.destroy();
   }
 
+  /**
+   * TLS sockets hand over decrypted chunks: each is copied where a read would have gone
+   * (readTarget) and framed by the same code as a plain socket's reads.
+   */
   private onData(d: Buffer): void {
-    this.chunks.push(d);
-    this.buffered += d.length;
-    while (this.buffered >= 4) {
-      let head = this.chunks[0];
-      if (head.length < 4) {
-        head = Buffer.concat(this.chunks);
-        this.chunks = [head];
-      }
-      const size = head.readInt32BE(0);
-      if (this.buffered < size + 4) return;
-      // One copy at most per frame, and only when it spans socket chunks; the frame is then
-      // handed out as is, so record batches reach the caller as views into it. A large
-      // frame (a Fetch response) is assembled in shared memory: worker threads can read
-      // its record batches in place, with no copy per partition and nothing transferred.
-      let frame: Buffer;
-      let rest: Buffer;
-      if (size + 4 >= SHARED_FRAME_MIN) {
-        const all = Buffer.from(new SharedArrayBuffer(size + 4));
-        let at = 0;
-        let k = 0;
-        rest = EMPTY;
-        for (; k < this.chunks.length; k++) {
-          const c = this.chunks[k];
-          const n = Math.min(c.length, size + 4 - at);
-          all.set(n === c.length ? c : c.subarray(0, n), at);
-          at += n;
-          if (at === size + 4) {
-            rest = c.subarray(n);
-            k++;
-            break;
-          }
-        }
-        const after = this.chunks.slice(k);
-        this.chunks = rest.length > 0 ? [rest, ...after] : after;
-        this.buffered -= size + 4;
-        frame = all.subarray(4);
-      } else {
-        const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
-        frame = all.subarray(4, 4 + size);
-        rest = all.subarray(4 + size);
-        this.chunks = rest.length > 0 ? [rest] : [];
-        this.buffered = rest.length;
-      }
-      this.deliver(frame);
+    let at = 0;
+    while (at < d.length) {
+      const target = this.readTarget();
+      const n = Math.min(target.length, d.length - at);
+      target.set(at === 0 && n === d.length ? d : d.subarray(at, at + n));
+      at += n;
+      if (!this.onDirectRead(n)) return;
     }
   }
 

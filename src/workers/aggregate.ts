@@ -94,12 +94,18 @@ export function aggregateRecords(task: TaskHead, src: RecordSource): AggregateRe
   const ts = cols.f64.get('event_time')!;
   const fast = fastPath;
 
+  // Per record: the fast path (scan.ts) fills t, x… and `ok`; otherwise the general path
+  // reads the record, or rejects it and goes on to the next. One write per accepted record.
   if (task.kind === Kind.sensor) {
     const val = cols.f64.get('value')!;
     const grp = cols.i32.get('group')!;
     const sc = sensorScan;
     for (let i = 0; i < n; i++) {
       const len = length[i];
+      let ok = false;
+      let t = NaN;
+      let x = NaN;
+      let g = 0;
       if (fast && len > 0) {
         const b = buffers[buffer === null ? 0 : buffer[i]];
         const s = start[i];
@@ -109,30 +115,28 @@ export function aggregateRecords(task: TaskHead, src: RecordSource): AggregateRe
           scannedText(sc, 1, b, SENSOR.sensor_type.max) &&
           sc.state[3] !== ABSENT
         ) {
-          const x = scannedDecimal(sc, 2, SENSOR.value.digits);
-          const t = x === x ? scannedTime(sc, 3, b) : NaN;
-          if (timeUsable(t, task)) {
-            ts[m] = t;
-            val[m] = x;
-            grp[m] = groups.idBytes(b, sc.start[1], sc.end[1], sc.start[0], sc.end[0]);
-            srcIndex[m++] = i;
-            continue;
-          }
+          x = scannedDecimal(sc, 2, SENSOR.value.digits);
+          t = x === x ? scannedTime(sc, 3, b) : NaN;
+          ok = timeUsable(t, task);
+          if (ok) g = groups.idBytes(b, sc.start[1], sc.end[1], sc.start[0], sc.end[0]);
         }
       }
-      const o = parseRecord(text, i, rej);
-      if (o === null) continue;
-      const id = readText(o, 'sensor_id', SENSOR.sensor_id.max, i, rej);
-      if (id === null) continue;
-      const type = readText(o, 'sensor_type', SENSOR.sensor_type.max, i, rej);
-      if (type === null) continue;
-      const x = readDecimal(o, 'value', SENSOR.value.digits, i, rej);
-      if (Number.isNaN(x)) continue;
-      const t = readTimestamp(o, i, rej, task);
-      if (Number.isNaN(t)) continue;
+      if (!ok) {
+        const o = parseRecord(text, i, rej);
+        if (o === null) continue;
+        const id = readText(o, 'sensor_id', SENSOR.sensor_id.max, i, rej);
+        if (id === null) continue;
+        const type = readText(o, 'sensor_type', SENSOR.sensor_type.max, i, rej);
+        if (type === null) continue;
+        x = readDecimal(o, 'value', SENSOR.value.digits, i, rej);
+        if (Number.isNaN(x)) continue;
+        t = readTimestamp(o, i, rej, task);
+        if (Number.isNaN(t)) continue;
+        g = groups.id2(type, id);
+      }
       ts[m] = t;
       val[m] = x;
-      grp[m] = groups.id2(type, id);
+      grp[m] = g;
       srcIndex[m++] = i;
     }
   } else if (task.kind === Kind.meter) {
@@ -141,32 +145,34 @@ export function aggregateRecords(task: TaskHead, src: RecordSource): AggregateRe
     const sc = meterScan;
     for (let i = 0; i < n; i++) {
       const len = length[i];
+      let ok = false;
+      let t = NaN;
+      let x = NaN;
+      let g = 0;
       if (fast && len > 0) {
         const b = buffers[buffer === null ? 0 : buffer[i]];
         const s = start[i];
         if (sc.scan(b, s, s + len) && scannedText(sc, 0, b, METER.customer_id.max) && sc.state[2] !== ABSENT) {
-          const x = scannedDecimal(sc, 1, METER.reading.digits);
-          const t = x === x ? scannedTime(sc, 2, b) : NaN;
-          if (timeUsable(t, task)) {
-            ts[m] = t;
-            val[m] = x;
-            grp[m] = groups.idBytes(b, sc.start[0], sc.end[0]);
-            srcIndex[m++] = i;
-            continue;
-          }
+          x = scannedDecimal(sc, 1, METER.reading.digits);
+          t = x === x ? scannedTime(sc, 2, b) : NaN;
+          ok = timeUsable(t, task);
+          if (ok) g = groups.idBytes(b, sc.start[0], sc.end[0]);
         }
       }
-      const o = parseRecord(text, i, rej);
-      if (o === null) continue;
-      const cust = readText(o, 'customer_id', METER.customer_id.max, i, rej);
-      if (cust === null) continue;
-      const x = readDecimal(o, 'reading', METER.reading.digits, i, rej);
-      if (Number.isNaN(x)) continue;
-      const t = readTimestamp(o, i, rej, task);
-      if (Number.isNaN(t)) continue;
+      if (!ok) {
+        const o = parseRecord(text, i, rej);
+        if (o === null) continue;
+        const cust = readText(o, 'customer_id', METER.customer_id.max, i, rej);
+        if (cust === null) continue;
+        x = readDecimal(o, 'reading', METER.reading.digits, i, rej);
+        if (Number.isNaN(x)) continue;
+        t = readTimestamp(o, i, rej, task);
+        if (Number.isNaN(t)) continue;
+        g = groups.id(cust);
+      }
       ts[m] = t;
       val[m] = x;
-      grp[m] = groups.id(cust);
+      grp[m] = g;
       srcIndex[m++] = i;
     }
   } else {
@@ -179,47 +185,49 @@ export function aggregateRecords(task: TaskHead, src: RecordSource): AggregateRe
     const sc = weatherScan;
     for (let i = 0; i < n; i++) {
       const len = length[i];
+      let ok = false;
+      let t = NaN;
+      let a = NaN;
+      let h = NaN;
+      let p = NaN;
+      let w = NaN;
+      let c = 0;
       if (fast && len > 0) {
         const b = buffers[buffer === null ? 0 : buffer[i]];
         const s = start[i];
         if (sc.scan(b, s, s + len) && sc.state[0] !== ABSENT && scannedText(sc, 5, b, WEATHER.weather_condition.max)) {
-          const t = scannedTime(sc, 0, b);
-          const a = timeUsable(t, task) ? scannedDecimal(sc, 1, WEATHER.temperature.digits) : NaN;
-          const h = a === a ? scannedDecimal(sc, 2, WEATHER.humidity.digits) : NaN;
-          const p = h === h ? scannedDecimal(sc, 3, WEATHER.pressure.digits) : NaN;
-          const w = p === p ? scannedDecimal(sc, 4, WEATHER.wind_speed.digits) : NaN;
-          if (w === w) {
-            ts[m] = t;
-            temp[m] = a;
-            hum[m] = h;
-            pres[m] = p;
-            wind[m] = w;
-            cond[m] = conds.idBytes(b, sc.start[5], sc.end[5]);
-            srcIndex[m++] = i;
-            continue;
-          }
+          t = scannedTime(sc, 0, b);
+          a = timeUsable(t, task) ? scannedDecimal(sc, 1, WEATHER.temperature.digits) : NaN;
+          h = a === a ? scannedDecimal(sc, 2, WEATHER.humidity.digits) : NaN;
+          p = h === h ? scannedDecimal(sc, 3, WEATHER.pressure.digits) : NaN;
+          w = p === p ? scannedDecimal(sc, 4, WEATHER.wind_speed.digits) : NaN;
+          ok = w === w;
+          if (ok) c = conds.idBytes(b, sc.start[5], sc.end[5]);
         }
       }
-      const o = parseRecord(text, i, rej);
-      if (o === null) continue;
-      const t = readTimestamp(o, i, rej, task);
-      if (Number.isNaN(t)) continue;
-      const a = readDecimal(o, 'temperature', WEATHER.temperature.digits, i, rej);
-      if (Number.isNaN(a)) continue;
-      const h = readDecimal(o, 'humidity', WEATHER.humidity.digits, i, rej);
-      if (Number.isNaN(h)) continue;
-      const p = readDecimal(o, 'pressure', WEATHER.pressure.digits, i, rej);
-      if (Number.isNaN(p)) continue;
-      const w = readDecimal(o, 'wind_speed', WEATHER.wind_speed.digits, i, rej);
-      if (Number.isNaN(w)) continue;
-      const c = readText(o, 'weather_condition', WEATHER.weather_condition.max, i, rej);
-      if (c === null) continue;
+      if (!ok) {
+        const o = parseRecord(text, i, rej);
+        if (o === null) continue;
+        t = readTimestamp(o, i, rej, task);
+        if (Number.isNaN(t)) continue;
+        a = readDecimal(o, 'temperature', WEATHER.temperature.digits, i, rej);
+        if (Number.isNaN(a)) continue;
+        h = readDecimal(o, 'humidity', WEATHER.humidity.digits, i, rej);
+        if (Number.isNaN(h)) continue;
+        p = readDecimal(o, 'pressure', WEATHER.pressure.digits, i, rej);
+        if (Number.isNaN(p)) continue;
+        w = readDecimal(o, 'wind_speed', WEATHER.wind_speed.digits, i, rej);
+        if (Number.isNaN(w)) continue;
+        const name = readText(o, 'weather_condition', WEATHER.weather_condition.max, i, rej);
+        if (name === null) continue;
+        c = conds.id(name);
+      }
       ts[m] = t;
       temp[m] = a;
       hum[m] = h;
       pres[m] = p;
       wind[m] = w;
-      cond[m] = conds.id(c);
+      cond[m] = c;
       srcIndex[m++] = i;
     }
   }

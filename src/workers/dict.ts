@@ -14,6 +14,12 @@ const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 const NO_RANGE = -1;
 
+/** FNV-1a of b[s, e), continuing from h. */
+function fnv(h: number, b: Uint8Array, s: number, e: number): number {
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+  return h;
+}
+
 /** Keys held before an interner starts over (between batches), bounding its memory. */
 const MAX_KEYS = 1 << 20;
 const MAX_BYTES = 64 << 20;
@@ -54,13 +60,12 @@ export class Interner {
 
   /** Global id of b[s1, e1), or of the pair b[s1, e1) NUL b[s2, e2) when s2 is given (ASCII bytes). */
   idBytes(b: Buffer, s1: number, e1: number, s2: number, e2: number): number {
-    let h = FNV_OFFSET;
-    for (let i = s1; i < e1; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+    let h = fnv(FNV_OFFSET, b, s1, e1);
     const pair = s2 !== NO_RANGE;
     let len = e1 - s1;
     if (pair) {
       h = Math.imul(h, FNV_PRIME); // the NUL between the two parts
-      for (let i = s2; i < e2; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+      h = fnv(h, b, s2, e2);
       len += 1 + e2 - s2;
     }
     const mask = this.slots.length - 1;
@@ -95,8 +100,7 @@ export class Interner {
   /** Global id of the string s (any Unicode; keyed by its UTF-8 bytes). */
   id(s: string): number {
     const b = this.encoder.encode(s);
-    let h = FNV_OFFSET;
-    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+    const h = fnv(FNV_OFFSET, b, 0, b.length);
     const mask = this.slots.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const v = this.slots[slot];

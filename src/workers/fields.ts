@@ -6,7 +6,7 @@
  * letters; aggregate.ts uses these per stream.
  */
 import { isUtf8, type Buffer } from 'node:buffer';
-import { checkText, describe, fitsDecimal, MAX_WINDOW_END, MIN_MS, parseNumber, parseTimestamp, timestampProblem } from './parse.js';
+import { checkText, describe, fitsDecimal, parseNumber, parseTimestamp, timestampProblem, windowInRange } from './parse.js';
 import { R_FUTURE, R_INVALID_JSON, R_INVALID_RECORD, R_OUT_OF_RANGE, type AggregateTask } from './protocol.js';
 
 /** Rejected records collected while decoding. */
@@ -102,8 +102,7 @@ export function readTimestamp(o: Obj, i: number, rej: Rejects, task: Pick<Aggreg
     );
     return NaN;
   }
-  const ws = Math.floor(t / task.windowMs) * task.windowMs;
-  if (ws < MIN_MS || ws + task.windowMs > MAX_WINDOW_END) {
+  if (!windowInRange(t, task.windowMs)) {
     rej.add(
       i,
       R_OUT_OF_RANGE,
@@ -119,9 +118,7 @@ export function readTimestamp(o: Obj, i: number, rej: Rejects, task: Pick<Aggreg
  * its window inside the years 0001–9999): the fast path's test, with no message.
  */
 export function timeUsable(t: number, task: Pick<AggregateTask, 'futureLimit' | 'windowMs'>): boolean {
-  if (!(t <= task.futureLimit)) return false; // NaN too
-  const ws = Math.floor(t / task.windowMs) * task.windowMs;
-  return ws >= MIN_MS && ws + task.windowMs <= MAX_WINDOW_END;
+  return t <= task.futureLimit && windowInRange(t, task.windowMs); // false for NaN too
 }
 
 export function readText(o: Obj, field: string, max: number, i: number, rej: Rejects): string | null {

@@ -35,6 +35,19 @@ export function parseTimestamp(v: unknown): number {
   return parseTimestampSlow(v);
 }
 
+/** Whether the window of event time t lies within the years the TIMESTAMP columns are written in. */
+export function windowInRange(t: number, windowMs: number): boolean {
+  const ws = Math.floor(t / windowMs) * windowMs;
+  return ws >= MIN_MS && ws + windowMs <= MAX_WINDOW_END;
+}
+
+/** The bytes b[s, e) as a string, one character per byte (callers pass ASCII). */
+export function latin1(b: Uint8Array, s: number, e: number): string {
+  let out = '';
+  for (let i = s; i < e; i++) out += String.fromCharCode(b[i]);
+  return out;
+}
+
 let cachedMinute = '';
 let cachedMinuteMs = NaN;
 const digit = (c: number): boolean => c >= 48 && c <= 57;
@@ -103,9 +116,7 @@ export function parseTimestampBytes(b: Uint8Array, s: number, e: number): number
     if (!same) {
       const sep = b[s + 10];
       if (sep !== 84 && sep !== 32 && sep !== 116) break fast;
-      let head = '';
-      for (let i = 0; i < 16; i++) head += String.fromCharCode(b[s + i]);
-      const base = parseTimestampSlow(head);
+      const base = parseTimestampSlow(latin1(b, s, s + 16));
       if (base !== base) break fast;
       cachedMinuteBytes = b.slice(s, s + 16);
       cachedMinuteBytesMs = base;
@@ -113,9 +124,7 @@ export function parseTimestampBytes(b: Uint8Array, s: number, e: number): number
     const t = cachedMinuteBytesMs + sec * 1000 + ms;
     if (t <= MAX_MS) return t;
   }
-  let text = '';
-  for (let i = s; i < e; i++) text += String.fromCharCode(b[i]);
-  return parseTimestamp(text);
+  return parseTimestamp(latin1(b, s, e));
 }
 
 function parseTimestampSlow(v: unknown): number {

@@ -17,6 +17,8 @@
  * `Number()` of their text, which rounds correctly as well.
  */
 
+import { latin1 } from './parse.js';
+
 /** Field states after a scan. */
 export const ABSENT = 0;
 export const STRING = 1;
@@ -43,12 +45,6 @@ function skipWs(b: Uint8Array, p: number, e: number): number {
   return p;
 }
 
-/** The bytes b[s, e) as a string, one character per byte (they are ASCII here). */
-export function latin1(b: Uint8Array, s: number, e: number): string {
-  let out = '';
-  for (let i = s; i < e; i++) out += String.fromCharCode(b[i]);
-  return out;
-}
 
 /** The value of the last number read with `compute` (one module slot, no allocation). */
 let numValue = 0;
