@@ -134,7 +134,15 @@ test('partitions added while the engine runs are read from their start', async (
   // The new partition is found by the next metadata check (every 10 s) and read from offset 0.
   const found = Date.now() + 30000;
   while (app.metrics.totalIn() < 3 && Date.now() < found) await new Promise((r) => setTimeout(r, 200));
-  assert.equal(app.metrics.totalIn(), 3, 'records read, the added partition\'s included');
+  if (app.metrics.totalIn() !== 3) {
+    // Seen once in CI (4 read): say whether the topic holds a fourth record (a producer
+    // retry) or the engine read one twice.
+    const ends = kafka('ws-add-ends').admin();
+    await ends.connect();
+    const held = (await ends.fetchTopicOffsets(topics.sensor)).map((o) => `${o.partition}:${o.low}..${o.high}`).join(' ');
+    await ends.disconnect();
+    assert.fail(`${app.metrics.totalIn()} records read, the added partition's included; expected 3; the topic holds ${held}`);
+  }
   // Event time far ahead on every partition makes the first window final.
   await p.send({ topic: topics.sensor, messages: [0, 1, 2].map((partition) => ({ partition, ...reading(`p${partition}`, BASE + 60 * MIN, 1) })) });
   const deadline = Date.now() + 40000;
