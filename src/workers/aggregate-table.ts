@@ -11,6 +11,9 @@ import { STATS_WIDTH, statsAdd, statsInit } from './stats.js';
 import type { Dict } from './dict.js';
 import type { Rejects } from './fields.js';
 
+/** Windows of one task whose partials are looked up in a dense array per window (see below). */
+const DENSE_WINDOWS = 4;
+
 /** Assigns windows and folds the decoded columns into per-(window, group) partials. */
 export function aggregateTable(
   task: TaskHead,
@@ -46,6 +49,12 @@ export function aggregateTable(
   const winIds = new Map<number, number>();
   let lastWinStart = NaN;
   let lastWinId = -1;
+  // A partial is found by (window, group): for the task's first DENSE_WINDOWS windows (all of
+  // them, nearly always) in an array per window indexed by group id (partial index + 1),
+  // for any further window in a Map. Group ids are dense: the dictionary is complete here.
+  const groupCount = Math.max(1, groups.names.length);
+  const dense: Int32Array[] = [];
+  let lastDense: Int32Array | null = null;
   const partialOf = new Map<number, number>();
   let stats = new Float64Array(Math.max(16, Math.min(m, 4096)) * width);
   let pWin = new Float64Array(stats.length / width);
@@ -72,13 +81,30 @@ export function aggregateTable(
       }
       lastWinStart = ws;
       lastWinId = w;
+      lastDense = w < DENSE_WINDOWS ? (dense[w] ??= new Int32Array(groupCount)) : null;
     }
     const g = grp === null ? 0 : grp[j];
-    const key = lastWinId * 0x1000000 + g;
-    let pi = partialOf.get(key);
-    if (pi === undefined) {
-      pi = np++;
-      partialOf.set(key, pi);
+    let pi: number;
+    let fresh = false;
+    if (lastDense !== null) {
+      pi = lastDense[g] - 1;
+      if (pi < 0) {
+        pi = np++;
+        lastDense[g] = np;
+        fresh = true;
+      }
+    } else {
+      const key = lastWinId * 0x1000000 + g;
+      const q = partialOf.get(key);
+      if (q === undefined) {
+        pi = np++;
+        partialOf.set(key, pi);
+        fresh = true;
+      } else {
+        pi = q;
+      }
+    }
+    if (fresh) {
       if (np * width > stats.length) {
         const grown = new Float64Array(stats.length * 2);
         grown.set(stats);
