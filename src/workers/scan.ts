@@ -35,6 +35,33 @@ const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e1
 const PLAIN = new Uint8Array(256);
 for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
 
+/**
+ * The payload's bytes as a DataView (set by `FieldScanner.scan` when the buffer changes),
+ * for reading four bytes at a time in `plainRun`.
+ */
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+let viewOf: Uint8Array | null = null;
+
+/**
+ * The position of the first byte at or after p that is not PLAIN (a quote, a backslash, a
+ * control character or a byte above 0x7F), or e. Four bytes at a time while all four are
+ * plain (the bit tests below are exact for "some byte is not plain": a byte below 0x20, a
+ * byte with the high bit set, a byte equal to 0x22 or to 0x5C), then byte by byte to the
+ * exact stop.
+ */
+function plainRun(b: Uint8Array, p: number, e: number): number {
+  const v = view;
+  while (p + 4 <= e) {
+    const x = v.getInt32(p, true);
+    const q = x ^ 0x22222222;
+    const s = x ^ 0x5c5c5c5c;
+    if ((((x - 0x20202020) & ~x) | x | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) break;
+    p += 4;
+  }
+  while (p < e && PLAIN[b[p]] === 1) p++;
+  return p;
+}
+
 /** JSON white space: space, tab, line feed, carriage return. */
 const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
@@ -119,11 +146,9 @@ function readNumber(b: Uint8Array, p: number, e: number, compute: boolean): numb
 function skipString(b: Uint8Array, p: number, e: number): number {
   p++;
   while (p < e) {
+    p = plainRun(b, p, e);
+    if (p >= e) return -1;
     const c = b[p];
-    if (PLAIN[c] === 1) {
-      p++;
-      continue;
-    }
     if (c === 0x22) return p + 1;
     if (c === 0x5c) {
       if (p + 1 >= e) return -1;
@@ -226,6 +251,10 @@ export class FieldScanner {
    * (see the file comment); false means "read it the general way", never "it is bad".
    */
   scan(b: Uint8Array, s: number, e: number): boolean {
+    if (b !== viewOf) {
+      view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      viewOf = b;
+    }
     const state = this.state;
     for (let f = 0; f < state.length; f++) state[f] = ABSENT;
     let p = skipWs(b, s, e);
@@ -235,7 +264,7 @@ export class FieldScanner {
     for (;;) {
       if (p >= e || b[p] !== 0x22) return false;
       const ks = ++p;
-      while (p < e && PLAIN[b[p]] === 1) p++;
+      p = plainRun(b, p, e);
       if (p >= e || b[p] !== 0x22) return false;
       const f = this.field(b, ks, p);
       p = skipWs(b, p + 1, e);
@@ -250,7 +279,7 @@ export class FieldScanner {
         const c = b[p];
         if (c === 0x22) {
           const vs = ++p;
-          while (p < e && PLAIN[b[p]] === 1) p++;
+          p = plainRun(b, p, e);
           if (p >= e || b[p] !== 0x22) return false;
           this.start[f] = vs;
           this.end[f] = p++;

@@ -79,6 +79,57 @@ test('scan: defers whatever it does not take whole to the general path', () => {
   }
 });
 
+test('scan: a byte that is not plain is found at any position of a string (four-byte steps and the bytes after them)', () => {
+  // Every byte that ends or breaks a plain run — control characters, the quote, the
+  // backslash, bytes above 0x7F — at offsets 0..9 of a key, of a wanted string and of a
+  // skipped string: the scanner takes the payload only where JSON.parse does, with the
+  // same values, and otherwise defers.
+  const sc = new FieldScanner(FIELDS);
+  const special = [...Array.from({ length: 0x20 }, (_, c) => c), 0x22, 0x5c, 0x7f, 0x80, 0xc3, 0xff];
+  const where = [
+    (t: string) => `{"${t}":1,"sensor_id":"s1"}`,
+    (t: string) => `{"sensor_id":"${t}","value":2}`,
+    (t: string) => `{"event_id":"${t}","value":3}`,
+  ];
+  let taken = 0;
+  let deferred = 0;
+  for (const c of special) {
+    for (let at = 0; at < 10; at++) {
+      for (const make of where) {
+        for (const tail of ['', 'abc', 'abcdefgh']) {
+          const head = 'x'.repeat(at);
+          // Latin-1 text, so that one character is one byte (0x80 and above are invalid UTF-8 alone).
+          const bytes = Buffer.from(make(head + String.fromCharCode(c) + tail), 'latin1');
+          const text = bytes.toString('latin1');
+          const scanned = sc.scan(bytes, 0, bytes.length);
+          const parsed = (() => {
+            try {
+              JSON.parse(bytes.toString('utf8'));
+              return true;
+            } catch {
+              return false;
+            }
+          })();
+          if (scanned) {
+            taken++;
+            assert.ok(parsed && c >= 0x20 && c < 0x80, `taken, but JSON.parse refuses or the byte is outside the subset: ${JSON.stringify(text)}`);
+            assert.ok(agree(sc, text), JSON.stringify(text));
+          } else {
+            deferred++;
+          }
+        }
+      }
+    }
+  }
+  // 0x7F (DEL) is plain; a backslash or a quote can still make valid JSON (an escape or an early end).
+  assert.ok(taken > 0 && deferred > 0, `taken ${taken}, deferred ${deferred}`);
+  // Plain runs of any length up to 4 × 5 + 3, read to the exact end.
+  for (let n = 0; n < 24; n++) {
+    const id = 'abcdefghijklmnopqrstuvwxyz'.slice(0, n);
+    assert.ok(agree(sc, `{"sensor_id":"${id}","event_id":"${id}","${id}x":"${id}"}`), `run of ${n}`);
+  }
+});
+
 test('scan: numbers are the doubles JSON.parse gives, to the last bit', () => {
   const sc = new FieldScanner(FIELDS);
   const fixed = [
