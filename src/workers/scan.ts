@@ -212,6 +212,10 @@ function skipValue(b: Uint8Array, p: number, e: number, depth: number): number {
   }
 }
 
+/** Keys remembered per position (the first KEY_SLOTS of an object), of at most KEY_SLOT - 1 bytes. */
+const KEY_SLOTS = 16;
+const KEY_SLOT = 64;
+
 /**
  * Reads the wanted top-level fields of a flat-enough JSON object. After `scan` returned
  * true, field f (in the order given to the constructor) is `state[f]`: ABSENT, STRING
@@ -224,6 +228,17 @@ export class FieldScanner {
   readonly end: Int32Array;
   readonly num: Float64Array;
   private readonly names: Uint8Array[];
+  /**
+   * The keys of the payloads scanned so far, by position in the object: key k's bytes and
+   * its closing quote are known[k * KEY_SLOT, + knownLen[k]), its field knownField[k]
+   * (knownLen 0: none yet, or too long to keep). Payloads of one producer repeat their keys
+   * in the same order; a key equal to the one seen at its position is a key already
+   * checked (plain bytes, no escape) and looked up, so only the comparison is left.
+   */
+  private readonly known = new Uint8Array(KEY_SLOTS * KEY_SLOT);
+  private readonly knownView = new DataView(this.known.buffer);
+  private readonly knownLen = new Int32Array(KEY_SLOTS);
+  private readonly knownField = new Int32Array(KEY_SLOTS);
 
   constructor(names: readonly string[]) {
     this.names = names.map((n) => new TextEncoder().encode(n));
@@ -231,6 +246,35 @@ export class FieldScanner {
     this.start = new Int32Array(names.length);
     this.end = new Int32Array(names.length);
     this.num = new Float64Array(names.length);
+  }
+
+  /** Whether b[s, …) starts with the k-th known key and its closing quote. */
+  private isKnown(b: Uint8Array, k: number, s: number, e: number): boolean {
+    const len = this.knownLen[k];
+    if (len === 0 || s + len > e) return false;
+    const v = view;
+    const kv = this.knownView;
+    const at = k * KEY_SLOT;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) if (v.getInt32(s + i, true) !== kv.getInt32(at + i, true)) return false;
+    const known = this.known;
+    for (; i < len; i++) if (b[s + i] !== known[at + i]) return false;
+    return true;
+  }
+
+  /** Keeps the key b[s, q) (q: its closing quote), field f, as the k-th known key. */
+  private learn(b: Uint8Array, k: number, s: number, q: number, f: number): void {
+    if (k >= KEY_SLOTS) return;
+    const len = q + 1 - s;
+    if (len > KEY_SLOT) {
+      this.knownLen[k] = 0;
+      return;
+    }
+    const known = this.known;
+    const at = k * KEY_SLOT;
+    for (let i = 0; i < len; i++) known[at + i] = b[s + i];
+    this.knownLen[k] = len;
+    this.knownField[k] = f;
   }
 
   /** The wanted field named by b[s, e), or -1. */
@@ -261,12 +305,19 @@ export class FieldScanner {
     if (p >= e || b[p] !== 0x7b) return false;
     p = skipWs(b, p + 1, e);
     if (p < e && b[p] === 0x7d) return skipWs(b, p + 1, e) === e;
-    for (;;) {
+    for (let k = 0; ; k++) {
       if (p >= e || b[p] !== 0x22) return false;
       const ks = ++p;
-      p = plainRun(b, p, e);
-      if (p >= e || b[p] !== 0x22) return false;
-      const f = this.field(b, ks, p);
+      let f: number;
+      if (k < KEY_SLOTS && this.isKnown(b, k, ks, e)) {
+        p = ks + this.knownLen[k] - 1;
+        f = this.knownField[k];
+      } else {
+        p = plainRun(b, p, e);
+        if (p >= e || b[p] !== 0x22) return false;
+        f = this.field(b, ks, p);
+        this.learn(b, k, ks, p, f);
+      }
       p = skipWs(b, p + 1, e);
       if (p >= e || b[p] !== 0x3a) return false;
       p = skipWs(b, p + 1, e);
