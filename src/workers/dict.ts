@@ -9,15 +9,46 @@
  * per worker, not once per batch; a batch's Dict hands out dense local ids over them.
  */
 import type { Buffer } from 'node:buffer';
+import { bytesView } from './scan.js';
 
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
+const SEED = 0x811c9dc5 | 0;
 const NO_RANGE = -1;
 
-/** FNV-1a of b[s, e), continuing from h. */
-function fnv(h: number, b: Uint8Array, s: number, e: number): number {
-  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+/**
+ * Mixes b[s, e) into h, four bytes at a time (v: a view of b's bytes). A key is hashed
+ * part by part (a pair's two parts, with a separator step between), whether it comes as
+ * bytes or as strings, so both ways give one hash.
+ */
+function mix(h: number, v: DataView, b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    h = Math.imul(h ^ v.getInt32(i, true), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  for (; i < e; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return h;
+}
+
+/** The separator step between a pair's parts. */
+const between = (h: number): number => Math.imul(h ^ 0x100, 0x01000193);
+
+/** MurmurHash3's final avalanche, so that the table's low bits depend on every byte. */
+function finish(h: number, len: number): number {
+  h ^= len;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Whether a[k, k + e - s) equals b[s, e) (av, v: views of a and b), four bytes at a time. */
+function sameBytes(av: DataView, a: Uint8Array, k: number, v: DataView, b: Uint8Array, s: number, e: number): boolean {
+  let i = 0;
+  const n = e - s;
+  for (; i + 4 <= n; i += 4) if (av.getInt32(k + i, true) !== v.getInt32(s + i, true)) return false;
+  for (; i < n; i++) if (a[k + i] !== b[s + i]) return false;
+  return true;
 }
 
 /** Keys held before an interner starts over (between batches), bounding its memory. */
@@ -35,6 +66,7 @@ export class Interner {
   private keyAt = new Int32Array(256);
   private keyLen = new Int32Array(256);
   private arena = new Uint8Array(8192);
+  private arenaView = new DataView(this.arena.buffer);
   private used = 0;
   private generation = 0;
   private readonly encoder = new TextEncoder();
@@ -54,35 +86,33 @@ export class Interner {
     this.keyAt = new Int32Array(256);
     this.keyLen = new Int32Array(256);
     this.arena = new Uint8Array(8192);
+    this.arenaView = new DataView(this.arena.buffer);
     this.used = 0;
     this.generation = 0;
   }
 
   /** Global id of b[s1, e1), or of the pair b[s1, e1) NUL b[s2, e2) when s2 is given (ASCII bytes). */
   idBytes(b: Buffer, s1: number, e1: number, s2: number, e2: number): number {
-    let h = fnv(FNV_OFFSET, b, s1, e1);
+    const v = bytesView(b);
+    let h = mix(SEED, v, b, s1, e1);
     const pair = s2 !== NO_RANGE;
     let len = e1 - s1;
     if (pair) {
-      h = Math.imul(h, FNV_PRIME); // the NUL between the two parts
-      h = fnv(h, b, s2, e2);
+      h = mix(between(h), v, b, s2, e2);
       len += 1 + e2 - s2;
     }
+    h = finish(h, len);
     const mask = this.slots.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const v = this.slots[slot];
-      if (v === 0) break;
-      const id = v - 1;
+      const x = this.slots[slot];
+      if (x === 0) break;
+      const id = x - 1;
       if (this.hashes[id] !== h || this.keyLen[id] !== len) continue;
       const a = this.arena;
-      let k = this.keyAt[id];
-      let same = true;
-      for (let i = s1; same && i < e1; i++) same = a[k++] === b[i];
-      if (pair && same) {
-        same = a[k++] === 0;
-        for (let i = s2; same && i < e2; i++) same = a[k++] === b[i];
-      }
-      if (same) return id;
+      const k = this.keyAt[id];
+      if (!sameBytes(this.arenaView, a, k, v, b, s1, e1)) continue;
+      if (pair && (a[k + e1 - s1] !== 0 || !sameBytes(this.arenaView, a, k + e1 - s1 + 1, v, b, s2, e2))) continue;
+      return id;
     }
     let name = b.toString('latin1', s1, e1);
     if (pair) name += '\u0000' + b.toString('latin1', s2, e2);
@@ -100,17 +130,34 @@ export class Interner {
   /** Global id of the string s (any Unicode; keyed by its UTF-8 bytes). */
   id(s: string): number {
     const b = this.encoder.encode(s);
-    const h = fnv(FNV_OFFSET, b, 0, b.length);
+    return this.find(finish(mix(SEED, new DataView(b.buffer), b, 0, b.length), b.length), s, [b]);
+  }
+
+  /** Global id of the pair (a, b), named `${a}\0${b}`: the same id as `idBytes` of its two parts. */
+  id2(a: string, b: string): number {
+    const x = this.encoder.encode(a);
+    const y = this.encoder.encode(b);
+    const h = mix(between(mix(SEED, new DataView(x.buffer), x, 0, x.length)), new DataView(y.buffer), y, 0, y.length);
+    return this.find(finish(h, x.length + 1 + y.length), a + '\u0000' + b, [x, new Uint8Array(1), y]);
+  }
+
+  /** The id of `name` (hash h, UTF-8 bytes `parts` in order), added when new. */
+  private find(h: number, name: string, parts: Uint8Array[]): number {
     const mask = this.slots.length - 1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const v = this.slots[slot];
-      if (v === 0) break;
-      const id = v - 1;
-      if (this.hashes[id] === h && this.names[id] === s) return id;
+      const x = this.slots[slot];
+      if (x === 0) break;
+      const id = x - 1;
+      if (this.hashes[id] === h && this.names[id] === name) return id;
     }
-    const at = this.reserve(b.length);
-    this.arena.set(b, at);
-    return this.insert(h, at, b.length, s);
+    const len = parts.reduce((n, p) => n + p.length, 0);
+    const at = this.reserve(len);
+    let k = at;
+    for (const p of parts) {
+      this.arena.set(p, k);
+      k += p.length;
+    }
+    return this.insert(h, at, len, name);
   }
 
   private reserve(len: number): number {
@@ -118,6 +165,7 @@ export class Interner {
       const grown = new Uint8Array(Math.max(this.arena.length * 2, this.used + len));
       grown.set(this.arena.subarray(0, this.used));
       this.arena = grown;
+      this.arenaView = new DataView(grown.buffer);
     }
     const at = this.used;
     this.used += len;
@@ -197,6 +245,6 @@ export class Dict {
 
   /** Id of the pair (a, b), named `${a}\0${b}`. */
   id2(a: string, b: string): number {
-    return this.id(a + '\u0000' + b);
+    return this.local(this.table.id2(a, b));
   }
 }

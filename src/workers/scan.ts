@@ -42,6 +42,15 @@ for (let c = 0x20; c < 0x80; c++) PLAIN[c] = c === 0x22 || c === 0x5c ? 0 : 1;
 let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 let viewOf: Uint8Array | null = null;
 
+/** A DataView of b's bytes (the last one made is kept: payloads come many per buffer). */
+export function bytesView(b: Uint8Array): DataView<ArrayBufferLike> {
+  if (b !== viewOf) {
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    viewOf = b;
+  }
+  return view;
+}
+
 /**
  * The position of the first byte at or after p that is not PLAIN (a quote, a backslash, a
  * control character or a byte above 0x7F), or e. Four bytes at a time while all four are
@@ -295,10 +304,7 @@ export class FieldScanner {
    * (see the file comment); false means "read it the general way", never "it is bad".
    */
   scan(b: Uint8Array, s: number, e: number): boolean {
-    if (b !== viewOf) {
-      view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      viewOf = b;
-    }
+    bytesView(b);
     const state = this.state;
     for (let f = 0; f < state.length; f++) state[f] = ABSENT;
     let p = skipWs(b, s, e);

@@ -239,6 +239,31 @@ test('dictionary: a key found from bytes and from its string is one id, across b
   }
 });
 
+test('dictionary: pairs and single keys of every length get one id each, bytes or strings first, while the table grows', () => {
+  const table = new Interner();
+  const d = new Dict(table);
+  const ids = new Map<string, number>();
+  for (let n = 0; n < 3000; n++) {
+    // Part lengths 0..12 cover whole four-byte words and every tail length.
+    const a = 'abcdefghijkl'.slice(0, n % 13) + (n % 7);
+    const b = `id_${'x'.repeat(n % 11)}${n}`;
+    const buf = Buffer.from(`${a}|${b}`);
+    const fromBytesFirst = n % 2 === 0;
+    const p1 = fromBytesFirst ? d.idBytes(buf, 0, a.length, a.length + 1, buf.length) : d.id2(a, b);
+    const p2 = fromBytesFirst ? d.id2(a, b) : d.idBytes(buf, 0, a.length, a.length + 1, buf.length);
+    assert.equal(p1, p2, `pair ${a} / ${b}`);
+    const s1 = fromBytesFirst ? d.idBytes(buf, a.length + 1, buf.length) : d.id(b);
+    assert.equal(s1, fromBytesFirst ? d.id(b) : d.idBytes(buf, a.length + 1, buf.length), `key ${b}`);
+    assert.equal(d.names[p1], `${a}\u0000${b}`);
+    for (const [k, id] of [[`${a}\u0000${b}`, p1], [b, s1]] as const) {
+      const seen = ids.get(k);
+      assert.ok(seen === undefined || seen === id, `${k}: ids ${seen} and ${id}`);
+      ids.set(k, id);
+    }
+  }
+  assert.equal(new Set(ids.values()).size, ids.size, 'distinct keys, distinct ids');
+});
+
 /** The generator's records of one stream, packed as a task. */
 function hostileTask(kind: Kind, seed: number, n: number, extra: { watermark?: number; futureLimit?: number } = {}): AggregateTask {
   const mix = { sensor: kind === Kind.sensor ? 1 : 0, meter: kind === Kind.meter ? 1 : 0, weather: kind === Kind.weather ? 1 : 0 };
