@@ -10,7 +10,8 @@ import type { AggregateResult } from '../workers/protocol.js';
 export interface WindowState {
   start: number;
   keys: string[];
-  slots: Map<string, number>;
+  /** The store's key number (see WindowStore.keyNumber) → index in `keys`. */
+  slots: Map<number, number>;
   /** keys.length × width statistics. */
   stats: Float64Array;
   /** Streams with a category (weather) only: category → count (one group per window). */
@@ -38,6 +39,18 @@ export class WindowStore {
   private readonly counted: boolean;
   private readonly windows = new Map<number, WindowState>();
   private states = 0;
+  /**
+   * Every key string of the open windows gets a small number, by which windows find their
+   * slots (a Map keyed by a small integer, no string hashing); renumbered when old keys
+   * pile up (compactKeys).
+   */
+  private readonly keyNumbers = new Map<string, number>();
+  /**
+   * Per worker thread: the key number + 1 of each id of its key table (AggregateResult.keyIds),
+   * for one epoch of that table. A key a worker has sent before costs an array read, not a
+   * hash of its string.
+   */
+  private readonly threadKeys = new Map<number, { epoch: number; toKey: Int32Array }>();
 
   constructor(
     readonly kind: Kind,
@@ -65,12 +78,68 @@ export class WindowStore {
     return w;
   }
 
-  private slot(w: WindowState, key: string): number {
-    let s = w.slots.get(key);
+  private keyNumber(key: string): number {
+    let k = this.keyNumbers.get(key);
+    if (k === undefined) {
+      k = this.keyNumbers.size;
+      this.keyNumbers.set(key, k);
+    }
+    return k;
+  }
+
+  /** The key number of each of a result's keys. */
+  private keyNumbersOf(r: AggregateResult): Int32Array {
+    const n = r.keys.length;
+    const out = new Int32Array(n);
+    if (r.keyIds === undefined || r.keyEpoch === undefined) {
+      for (let i = 0; i < n; i++) out[i] = this.keyNumber(r.keys[i]);
+      return out;
+    }
+    let t = this.threadKeys.get(r.threadId);
+    if (t === undefined || t.epoch !== r.keyEpoch) {
+      t = { epoch: r.keyEpoch, toKey: new Int32Array(1024) };
+      this.threadKeys.set(r.threadId, t);
+    }
+    const ids = r.keyIds;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      if (id >= t.toKey.length) {
+        const grown = new Int32Array(Math.max(id + 1, t.toKey.length * 2));
+        grown.set(t.toKey);
+        t.toKey = grown;
+      }
+      let k = t.toKey[id] - 1;
+      if (k < 0) {
+        k = this.keyNumber(r.keys[i]);
+        t.toKey[id] = k + 1;
+      }
+      out[i] = k;
+    }
+    return out;
+  }
+
+  /**
+   * Renumbers the keys of the open windows once numbers of keys no window holds any more
+   * outnumber them (keys come and go: meters are added, sensors replaced), so the tables
+   * stay the size of the open state.
+   */
+  private compactKeys(): void {
+    if (this.keyNumbers.size <= 2 * this.states + 100_000) return;
+    this.keyNumbers.clear();
+    this.threadKeys.clear();
+    for (const w of this.windows.values()) {
+      const slots = new Map<number, number>();
+      for (let i = 0; i < w.keys.length; i++) slots.set(this.keyNumber(w.keys[i]), i);
+      w.slots = slots;
+    }
+  }
+
+  private slot(w: WindowState, k: number, key: string): number {
+    let s = w.slots.get(k);
     if (s === undefined) {
       s = w.keys.length;
       w.keys.push(key);
-      w.slots.set(key, s);
+      w.slots.set(k, s);
       this.states++;
       const need = (s + 1) * this.width;
       if (need > w.stats.length) {
@@ -88,9 +157,16 @@ export class WindowStore {
     const width = this.width;
     const np = r.windows.length;
     const partialWin: WindowState[] = new Array(np);
+    const kn = this.keyNumbersOf(r);
+    let start = NaN;
+    let w: WindowState | undefined;
     for (let i = 0; i < np; i++) {
-      const w = this.window(r.windows[i]);
-      const s = this.slot(w, r.keys[r.groups[i]]);
+      if (r.windows[i] !== start || w === undefined) {
+        start = r.windows[i];
+        w = this.window(start);
+      }
+      const g = r.groups[i];
+      const s = this.slot(w, kn[g], r.keys[g]);
       partialWin[i] = w;
       for (let v = 0; v < width; v += STATS_WIDTH) statsMerge(w.stats, s * width + v, r.stats, i * width + v);
     }
@@ -106,7 +182,7 @@ export class WindowStore {
   mergeStats(start: number, key: string, stats: Float64Array, conds: [string, number][] | null): void {
     if (stats.length !== this.width) throw new RangeError(`partial statistics of ${stats.length} values; ${this.width} expected`);
     const w = this.window(start);
-    const s = this.slot(w, key);
+    const s = this.slot(w, this.keyNumber(key), key);
     for (let v = 0; v < this.width; v += STATS_WIDTH) statsMerge(w.stats, s * this.width + v, stats, v);
     if (conds !== null && w.conds !== null) for (const [name, n] of conds) w.conds.set(name, (w.conds.get(name) ?? 0) + n);
   }
@@ -129,6 +205,7 @@ export class WindowStore {
       this.windows.delete(w.start);
       this.states -= w.keys.length;
     }
+    if (out.length > 0) this.compactKeys();
     return out;
   }
 
@@ -160,8 +237,8 @@ export class WindowStore {
         throw new RangeError(`snapshot window ${s.start} has ${s.stats.length} statistics for ${keys.length} keys`);
       }
       const stats = s.stats;
-      const slots = new Map<string, number>();
-      for (let i = 0; i < keys.length; i++) slots.set(keys[i], i);
+      const slots = new Map<number, number>();
+      for (let i = 0; i < keys.length; i++) slots.set(this.keyNumber(keys[i]), i);
       const w: WindowState = {
         start: s.start,
         keys,

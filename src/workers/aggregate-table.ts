@@ -171,6 +171,8 @@ export function aggregateTable(
     errors,
     partMaxTs,
     threadId,
+    keyIds: Int32Array.from(groups.globalIds),
+    keyEpoch: groups.epoch,
     decodeNs: 0,
     aggregateNs: 0,
   };

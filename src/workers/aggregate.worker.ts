@@ -19,6 +19,7 @@ class TransferableResult {
       r.rejected.buffer,
       r.reasons.buffer,
       r.partMaxTs.buffer,
+      ...(r.keyIds === undefined ? [] : [r.keyIds.buffer]),
       ...(r.rejectedRecords === undefined ? [] : [r.rejectedRecords.offsets.buffer]),
     ];
   }

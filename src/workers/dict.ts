@@ -77,7 +77,11 @@ export class Interner {
     return ++this.generation;
   }
 
+  /** Counts the times the table started over: an id names one key within one epoch. */
+  epoch = 0;
+
   private clear(): void {
+    this.epoch++;
     this.names = [];
     this.stamp = new Int32Array(256);
     this.local = new Int32Array(256);
@@ -214,10 +218,15 @@ function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
 /** One batch's dictionary: dense local ids, in first-seen order, over an interner's keys. */
 export class Dict {
   readonly names: string[] = [];
+  /** Per local id: the interner's id of the key (stable across batches within `epoch`). */
+  readonly globalIds: number[] = [];
+  /** The interner's epoch for this batch. */
+  readonly epoch: number;
   private readonly generation: number;
 
   constructor(private readonly table: Interner = new Interner()) {
     this.generation = table.begin();
+    this.epoch = table.epoch;
   }
 
   private local(gid: number): number {
@@ -226,6 +235,7 @@ export class Dict {
       t.stamp[gid] = this.generation;
       t.local[gid] = this.names.length;
       this.names.push(t.names[gid]);
+      this.globalIds.push(gid);
     }
     return t.local[gid];
   }

@@ -74,6 +74,13 @@ export interface AggregateResult {
   partMaxTs: Float64Array;
   /** Worker thread that did the work (shows that decoding ran off the main thread). */
   threadId: number;
+  /**
+   * Per key: its id in the worker's key table, the same for the same key in every result
+   * of this thread with the same `keyEpoch` (the coordinator caches what each id stands
+   * for, instead of hashing every key string again). Absent in synthetic results.
+   */
+  keyIds?: Int32Array;
+  keyEpoch?: number;
   /** Time spent decoding JSON into columns, and aggregating them, in nanoseconds. */
   decodeNs: number;
   aggregateNs: number;
