@@ -45,6 +45,9 @@ export function isDataError(e: unknown): boolean {
 
 export type { PgConnection };
 
+/** SQLSTATE of a unique violation: a row of a direct COPY is in the table already (a replay). */
+const UNIQUE_VIOLATION = '23505';
+
 const SQL_DIR = new URL('../../../sql/', import.meta.url);
 
 /** The schema (tables) and the analyst views, as shipped in sql/. */
@@ -316,12 +319,36 @@ export class PgSink implements Sink {
     }
   }
 
-  /** Writes rows in one transaction: COPY into staging tables, then upsert. */
+  /**
+   * Writes rows in one transaction. Each table's rows are COPYed straight into it (they are
+   * new, unless this is a replay after a crash); if one of them is there already (unique
+   * violation, 23505), that table's COPY is rolled back to its savepoint and its rows go
+   * through a staging table and the upsert, which overwrites what the replay meets. Any
+   * other refusal fails the transaction, as before (data errors are then bisected).
+   */
   private writeLines(rows: SinkLines): Promise<void> {
     return this.transaction('writing aggregates to PostgreSQL failed', async (client) => {
-      await client.query(STAGING_SQL);
-      for (let t = 0; t < SINK_TARGETS.length; t++) await copyInto(client, SINK_TARGETS[t].stage, rows[t].join('\n'));
-      for (let t = 0; t < SINK_TARGETS.length; t++) if (rows[t].length > 0) await client.query(SINK_TARGETS[t].upsert);
+      let staged = false;
+      for (let t = 0; t < SINK_TARGETS.length; t++) {
+        if (rows[t].length === 0) continue;
+        const target = SINK_TARGETS[t];
+        const text = rows[t].join('\n');
+        await client.query('SAVEPOINT direct');
+        try {
+          await copyInto(client, target.direct, text);
+          await client.query('RELEASE SAVEPOINT direct');
+          continue;
+        } catch (e) {
+          if (sqlState(e) !== UNIQUE_VIOLATION) throw e;
+          await client.query('ROLLBACK TO SAVEPOINT direct');
+        }
+        if (!staged) {
+          await client.query(STAGING_SQL);
+          staged = true;
+        }
+        await copyInto(client, target.stage, text);
+        await client.query(target.upsert);
+      }
     });
   }
 
