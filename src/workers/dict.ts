@@ -9,7 +9,7 @@
  * per worker, not once per batch; a batch's Dict hands out dense local ids over them.
  */
 import type { Buffer } from 'node:buffer';
-import { bytesView } from './scan.js';
+import { bytesView, sameBytes } from './scan.js';
 
 const SEED = 0x811c9dc5 | 0;
 const NO_RANGE = -1;
@@ -40,15 +40,6 @@ function finish(h: number, len: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
-}
-
-/** Whether a[k, k + e - s) equals b[s, e) (av, v: views of a and b), four bytes at a time. */
-function sameBytes(av: DataView, a: Uint8Array, k: number, v: DataView, b: Uint8Array, s: number, e: number): boolean {
-  let i = 0;
-  const n = e - s;
-  for (; i + 4 <= n; i += 4) if (av.getInt32(k + i, true) !== v.getInt32(s + i, true)) return false;
-  for (; i < n; i++) if (a[k + i] !== b[s + i]) return false;
-  return true;
 }
 
 /** Keys held before an interner starts over (between batches), bounding its memory. */

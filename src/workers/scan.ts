@@ -51,6 +51,15 @@ export function bytesView(b: Uint8Array): DataView<ArrayBufferLike> {
   return view;
 }
 
+/** Whether a[k, k + e - s) equals b[s, e) (av, v: views of a and b), four bytes at a time. */
+export function sameBytes(av: DataView, a: Uint8Array, k: number, v: DataView, b: Uint8Array, s: number, e: number): boolean {
+  let i = 0;
+  const n = e - s;
+  for (; i + 4 <= n; i += 4) if (av.getInt32(k + i, true) !== v.getInt32(s + i, true)) return false;
+  for (; i < n; i++) if (a[k + i] !== b[s + i]) return false;
+  return true;
+}
+
 /**
  * The position of the first byte at or after p that is not PLAIN (a quote, a backslash, a
  * control character or a byte above 0x7F), or e. Four bytes at a time while all four are
@@ -260,15 +269,7 @@ export class FieldScanner {
   /** Whether b[s, …) starts with the k-th known key and its closing quote. */
   private isKnown(b: Uint8Array, k: number, s: number, e: number): boolean {
     const len = this.knownLen[k];
-    if (len === 0 || s + len > e) return false;
-    const v = view;
-    const kv = this.knownView;
-    const at = k * KEY_SLOT;
-    let i = 0;
-    for (; i + 4 <= len; i += 4) if (v.getInt32(s + i, true) !== kv.getInt32(at + i, true)) return false;
-    const known = this.known;
-    for (; i < len; i++) if (b[s + i] !== known[at + i]) return false;
-    return true;
+    return len !== 0 && s + len <= e && sameBytes(this.knownView, this.known, k * KEY_SLOT, view, b, s, s + len);
   }
 
   /** Keeps the key b[s, q) (q: its closing quote), field f, as the k-th known key. */
